@@ -1,0 +1,5 @@
+//! x87 floating-point unit: register state and 80-bit extended-precision arithmetic.
+
+pub mod state;
+
+pub use state::{FpuState, F80};
