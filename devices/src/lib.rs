@@ -1,1 +1,12 @@
-//! devices
+//! Emulated devices. Each is a plain state machine behind `emu_core::bus` traits; interrupt
+//! lines, clocks and output sinks are handed in.
+
+pub mod debug_exit;
+pub mod debugcon;
+pub mod port92;
+pub mod post;
+
+pub use debug_exit::IsaDebugExit;
+pub use debugcon::DebugCon;
+pub use port92::SystemControlA;
+pub use post::PostCard;

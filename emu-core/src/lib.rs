@@ -3,6 +3,14 @@
 //! This crate knows devices only through the bus traits in [`bus`] and execution engines only
 //! through [`engine::ExecutionEngine`].
 
+pub mod bus;
+pub mod control;
 pub mod cpu;
+pub mod decode;
+pub mod engine;
 pub mod exception;
 pub mod fpu;
+pub mod interp;
+pub mod machine;
+pub mod memory;
+pub mod mmu;

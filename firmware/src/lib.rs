@@ -1,1 +1,3 @@
-//! firmware
+//! Firmware: what runs before (or instead of) a guest's own boot code.
+
+pub mod demo;

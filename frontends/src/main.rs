@@ -1,1 +1,19 @@
-fn main() {}
+//! `ringside`: the command-line front end.
+
+mod cli;
+mod setup;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Args::parse();
+    match setup::run(&args) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("ringside: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -6,3 +6,7 @@ pub mod segment;
 pub mod state;
 
 pub use state::CpuState;
+pub mod access;
+pub mod core;
+
+pub use self::core::{Cpu, InterruptController};

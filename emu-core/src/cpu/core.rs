@@ -1,0 +1,85 @@
+//! `Cpu`: the architectural state together with what executing it needs (memory, ports, TLB,
+//! decoded-instruction cache). Engines (interpreter, JIT) run a `Cpu`.
+
+use std::sync::Arc;
+
+use crate::bus::PortBus;
+use crate::control::MachineControl;
+use crate::cpu::state::CpuState;
+use crate::decode::DecodeCache;
+use crate::memory::PhysicalMemory;
+use crate::mmu::Tlb;
+
+/// Something that raises maskable interrupts (the PIC or APIC model), seen from the CPU.
+pub trait InterruptController {
+    /// An interrupt is waiting for the CPU (INTR asserted).
+    fn has_interrupt(&self) -> bool;
+    /// INTA cycle: the vector to deliver.
+    fn acknowledge(&mut self) -> u8;
+}
+
+pub struct Cpu {
+    pub state: CpuState,
+    pub tlb: Box<Tlb>,
+    pub mem: PhysicalMemory,
+    pub io: PortBus,
+    pub icache: DecodeCache,
+    pub control: Arc<MachineControl>,
+    pub intc: Option<Box<dyn InterruptController>>,
+    /// Guest instructions retired: the basis of the virtual clock and the TSC.
+    pub icount: u64,
+    /// EIP the current instruction continues at unless it jumps (set before each handler).
+    pub next_rip: u64,
+    /// A write hit a page holding cached code: the running block may be stale.
+    pub code_dirty: bool,
+    /// Delivering an exception right now (for double/triple fault detection).
+    pub(crate) delivering: Option<u8>,
+}
+
+impl Cpu {
+    pub fn new(mem: PhysicalMemory, io: PortBus, control: Arc<MachineControl>) -> Self {
+        Cpu {
+            state: CpuState::default(),
+            tlb: Box::default(),
+            mem,
+            io,
+            icache: DecodeCache::default(),
+            control,
+            intc: None,
+            icount: 0,
+            next_rip: 0,
+            code_dirty: false,
+            delivering: None,
+        }
+    }
+
+    /// RESET: architectural state to its power-on values, caches dropped; memory kept.
+    pub fn reset(&mut self) {
+        self.state.reset();
+        self.mem.a20_mask = !0;
+        self.state.a20_enabled = 1;
+        self.tlb.flush_all();
+        self.icache.clear();
+        self.delivering = None;
+    }
+
+    /// The TLB set for the current privilege level.
+    #[inline(always)]
+    pub fn user(&self) -> usize {
+        (self.state.cpl == 3) as usize
+    }
+
+    /// Opens or closes the A20 gate (keyboard controller, port 0x92).
+    pub fn set_a20(&mut self, enabled: bool) {
+        if enabled != (self.state.a20_enabled != 0) {
+            self.state.a20_enabled = enabled as u8;
+            self.mem.a20_mask = if enabled { !0 } else { !(1 << 20) };
+            self.tlb.flush_all();
+            self.icache.clear();
+        }
+    }
+
+    pub fn tsc(&self) -> u64 {
+        self.icount.wrapping_add(self.state.tsc_offset)
+    }
+}

@@ -1,0 +1,261 @@
+//! The interpreter's main loop: find or build the decoded block at CS:EIP, run its
+//! instructions, deliver exceptions and interrupts between them.
+
+use iced_x86::{Decoder, DecoderError, DecoderOptions, FlowControl, Instruction};
+
+use crate::cpu::core::Cpu;
+use crate::cpu::flags::IF;
+use crate::cpu::state::{RunState, CS};
+use crate::decode::{Block, DecodedInsn};
+use crate::exception::{Exception, Fault};
+use crate::interp::table::handler_for;
+use crate::memory::{PageTarget, PAGE_SIZE};
+
+/// Longest block: bounds how long interrupts and requests wait.
+const MAX_BLOCK: usize = 64;
+
+/// Why `run` returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// The instruction budget ran out.
+    Budget,
+    /// A request from `MachineControl` needs the machine's attention.
+    Request,
+    /// HLT with interrupts disabled or no interrupt source: nothing will ever happen.
+    Halted,
+    /// Triple fault or shutdown.
+    Shutdown,
+}
+
+fn decode_one(bytes: &[u8], code32: bool, eip: u32) -> (Instruction, DecoderError) {
+    let mut d = Decoder::with_ip(if code32 { 32 } else { 16 }, bytes, eip as u64, DecoderOptions::NONE);
+    let mut ins = Instruction::default();
+    d.decode_out(&mut ins);
+    (ins, d.last_error())
+}
+
+fn decoded(ins: Instruction, code32: bool) -> DecodedInsn {
+    let next = ins.next_ip() as u32;
+    DecodedInsn {
+        handler: handler_for(&ins),
+        next_rip: if code32 { next } else { next & 0xFFFF },
+        instr: ins,
+    }
+}
+
+/// Bytes of code available at CS:EIP before the CS limit cuts them off.
+fn limit_room(cpu: &Cpu, eip: u32) -> u64 {
+    let cs = &cpu.state.seg[CS];
+    if eip > cs.limit {
+        0
+    } else {
+        (cs.limit - eip) as u64 + 1
+    }
+}
+
+/// One instruction that cannot be cached: it crosses a page, runs from MMIO, or touches the
+/// CS limit. Fetches its bytes one at a time so faults name the right address.
+fn fetch_slow(cpu: &mut Cpu, eip: u32) -> Result<DecodedInsn, Exception> {
+    let code32 = cpu.state.code32();
+    let base = cpu.state.seg[CS].base as u32;
+    let room = limit_room(cpu, eip).min(15) as usize;
+    let mut bytes = Vec::with_capacity(15);
+    loop {
+        let (ins, err) = decode_one(&bytes, code32, eip);
+        if err == DecoderError::None {
+            return Ok(decoded(ins, code32));
+        }
+        if err != DecoderError::NoMoreBytes || bytes.len() >= 15 {
+            return Ok(decoded(Instruction::default(), code32));
+        }
+        if bytes.len() >= room {
+            return Err(Exception::gp0());
+        }
+        let off = if code32 { eip.wrapping_add(bytes.len() as u32) } else { (eip + bytes.len() as u32) & 0xFFFF };
+        let lin = base.wrapping_add(off);
+        let user = cpu.state.cpl == 3;
+        let phys = match cpu.translate(lin, false, user) {
+            Ok(p) => p,
+            Err(Fault::Exception(e)) => return Err(e),
+            Err(Fault::EndBlock) => unreachable!("translate never ends blocks"),
+        };
+        bytes.push(cpu.mem.read_in_page(phys, 1) as u8);
+    }
+}
+
+/// Finds or builds the block at CS:EIP. `Ok(None)` means "execute this single uncached insn".
+fn block_at(cpu: &mut Cpu) -> Result<Result<std::rc::Rc<Block>, DecodedInsn>, Exception> {
+    let eip = cpu.state.eip();
+    let code32 = cpu.state.code32();
+    let lin = (cpu.state.seg[CS].base as u32).wrapping_add(eip);
+    let (_, target) = match cpu.fetch_target(lin) {
+        Ok(t) => t,
+        Err(Fault::Exception(e)) => return Err(e),
+        Err(Fault::EndBlock) => unreachable!(),
+    };
+    let host = match target {
+        PageTarget::Host { offset, .. } => offset + (lin & 0xFFF) as usize,
+        _ => return fetch_slow(cpu, eip).map(Err),
+    };
+    if let Some(b) = cpu.icache.lookup(host, eip, code32) {
+        return Ok(Ok(b));
+    }
+    let page_room = PAGE_SIZE as usize - (lin & 0xFFF) as usize;
+    let mut room = page_room.min(limit_room(cpu, eip) as usize);
+    if !code32 {
+        // 16-bit IP wraps at 64 KiB: the block stops there.
+        room = room.min(0x1_0000 - (eip as usize & 0xFFFF));
+    }
+    let bytes = &cpu.mem.host.bytes()[host..host + room];
+    let mut d = Decoder::with_ip(if code32 { 32 } else { 16 }, bytes, eip as u64, DecoderOptions::NONE);
+    let mut insns = Vec::new();
+    let mut ins = Instruction::default();
+    while d.can_decode() && insns.len() < MAX_BLOCK {
+        d.decode_out(&mut ins);
+        if d.last_error() == DecoderError::NoMoreBytes {
+            break;
+        }
+        let ends = ins.flow_control() != FlowControl::Next;
+        insns.push(decoded(ins, code32));
+        if ends {
+            break;
+        }
+    }
+    if insns.is_empty() {
+        return fetch_slow(cpu, eip).map(Err);
+    }
+    let page = host & !(PAGE_SIZE as usize - 1);
+    if !cpu.mem.is_code(page) {
+        cpu.mem.mark_code(page);
+        cpu.tlb.protect_host_page(page as u64);
+    }
+    let block = Block {
+        host,
+        eip,
+        code32,
+        insns: insns.into_boxed_slice(),
+        valid: std::cell::Cell::new(true),
+    };
+    Ok(Ok(cpu.icache.insert(block)))
+}
+
+impl Cpu {
+    /// Runs one decoded instruction; returns false when the block must end.
+    #[inline(always)]
+    fn step_insn(&mut self, d: &DecodedInsn) -> bool {
+        self.next_rip = d.next_rip as u64;
+        match (d.handler)(self, &d.instr) {
+            Ok(()) => {
+                self.state.rip = self.next_rip;
+                self.icount += 1;
+                true
+            }
+            Err(Fault::EndBlock) => {
+                self.state.rip = self.next_rip;
+                self.icount += 1;
+                false
+            }
+            Err(Fault::Exception(e)) => {
+                self.raise(e);
+                false
+            }
+        }
+    }
+
+    /// Drops cached blocks whose code the guest overwrote.
+    fn flush_written_code(&mut self) {
+        self.code_dirty = false;
+        for page in std::mem::take(&mut self.mem.code_written) {
+            self.icache.invalidate_page(page);
+        }
+    }
+
+    /// Executes one instruction (debugger single step, interrupt shadows).
+    pub fn step(&mut self) {
+        match block_at(self) {
+            Ok(Ok(b)) => {
+                let d = b.insns[0].clone();
+                self.step_insn(&d);
+            }
+            Ok(Err(d)) => {
+                self.step_insn(&d);
+            }
+            Err(e) => self.raise(e),
+        }
+        if self.code_dirty {
+            self.flush_written_code();
+        }
+    }
+
+    /// Takes a pending maskable interrupt if the CPU can accept one now.
+    #[inline]
+    fn poll_interrupt(&mut self) -> bool {
+        if self.state.lazy.eflags_raw() & IF == 0 {
+            return false;
+        }
+        let Some(intc) = self.intc.as_mut() else { return false };
+        if !intc.has_interrupt() {
+            return false;
+        }
+        let vector = intc.acknowledge();
+        if self.state.run_state == RunState::Halted {
+            self.state.run_state = RunState::Running;
+        }
+        self.deliver_interrupt(vector, crate::interp::interrupt::Source::External);
+        true
+    }
+
+    /// Runs until `budget` instructions retired or something needs the caller.
+    pub fn run(&mut self, budget: u64) -> StopReason {
+        let end = self.icount.saturating_add(budget);
+        loop {
+            if self.control.pending() != 0 {
+                return StopReason::Request;
+            }
+            match self.state.run_state {
+                RunState::Running => {}
+                RunState::Halted => {
+                    if !self.poll_interrupt() {
+                        return StopReason::Halted;
+                    }
+                    continue;
+                }
+                RunState::Shutdown => return StopReason::Shutdown,
+            }
+            if self.state.interrupt_shadow != 0 {
+                self.state.interrupt_shadow = 0;
+                self.step();
+                continue;
+            }
+            self.poll_interrupt();
+            if self.icount >= end {
+                return StopReason::Budget;
+            }
+            let block = match block_at(self) {
+                Ok(Ok(b)) => b,
+                Ok(Err(d)) => {
+                    self.step_insn(&d);
+                    if self.code_dirty {
+                        self.flush_written_code();
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    self.raise(e);
+                    continue;
+                }
+            };
+            for d in block.insns.iter() {
+                if !self.step_insn(d) {
+                    break;
+                }
+                if self.code_dirty {
+                    break;
+                }
+            }
+            if self.code_dirty {
+                self.flush_written_code();
+            }
+        }
+    }
+}

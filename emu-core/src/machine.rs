@@ -1,0 +1,86 @@
+//! The machine loop: runs an engine on the CPU and answers what stops it (exit requests,
+//! resets, A20 changes, triple faults, a guest halted for good).
+
+use crate::control::{REQ_A20, REQ_EXIT, REQ_RESET, REQ_STOP};
+use crate::cpu::core::Cpu;
+use crate::engine::ExecutionEngine;
+use crate::interp::StopReason;
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MachineExit {
+    /// The guest asked to exit (isa-debug-exit, ACPI poweroff) with this process status.
+    Exit(i32),
+    /// Triple fault with `--no-reboot`.
+    TripleFault,
+    /// HLT with nothing that could ever wake the CPU.
+    HaltedForever,
+    /// A stop request (debugger, monitor).
+    Stopped,
+    /// The instruction limit given to `run` was reached.
+    InstructionLimit,
+}
+
+pub struct Machine {
+    pub cpu: Cpu,
+    pub engine: Box<dyn ExecutionEngine>,
+    /// Exit on triple fault instead of resetting (QEMU's -no-reboot).
+    pub no_reboot: bool,
+    pub resets: u64,
+}
+
+/// Instructions per engine call: bounds the latency of requests from other threads.
+const SLICE: u64 = 1 << 20;
+
+impl Machine {
+    pub fn new(cpu: Cpu, engine: Box<dyn ExecutionEngine>) -> Self {
+        Machine { cpu, engine, no_reboot: false, resets: 0 }
+    }
+
+    /// Runs until the guest exits or stops, or `limit` instructions retire.
+    pub fn run(&mut self, limit: Option<u64>) -> MachineExit {
+        let end = limit.map(|l| self.cpu.icount.saturating_add(l));
+        loop {
+            let budget = match end {
+                Some(e) if self.cpu.icount >= e => return MachineExit::InstructionLimit,
+                Some(e) => (e - self.cpu.icount).min(SLICE),
+                None => SLICE,
+            };
+            let why = self.engine.run(&mut self.cpu, budget);
+            let control = self.cpu.control.clone();
+            let req = control.take(REQ_A20 | REQ_RESET | REQ_STOP);
+            if req & REQ_A20 != 0 {
+                self.cpu.set_a20(control.a20());
+            }
+            if control.pending() & REQ_EXIT != 0 {
+                return MachineExit::Exit(control.exit_code());
+            }
+            if req & REQ_RESET != 0 {
+                self.reset();
+                continue;
+            }
+            if req & REQ_STOP != 0 {
+                return MachineExit::Stopped;
+            }
+            match why {
+                StopReason::Shutdown => {
+                    if self.no_reboot {
+                        return MachineExit::TripleFault;
+                    }
+                    self.reset();
+                }
+                StopReason::Halted => {
+                    if self.cpu.intc.is_none() || !self.cpu.state.lazy.eflags_raw() & crate::cpu::flags::IF != 0 {
+                        return MachineExit::HaltedForever;
+                    }
+                }
+                StopReason::Budget | StopReason::Request => {}
+            }
+        }
+    }
+
+    pub fn reset(&mut self) {
+        self.resets += 1;
+        self.cpu.reset();
+    }
+}

@@ -1,0 +1,105 @@
+//! Builds the machine the flags describe and runs it.
+
+use std::fs::File;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use emu_core::bus::PortBus;
+use emu_core::control::MachineControl;
+use emu_core::cpu::Cpu;
+use emu_core::engine::Interpreter;
+use emu_core::machine::{Machine, MachineExit};
+use emu_core::memory::PhysicalMemory;
+
+use crate::cli::{Args, Engine};
+
+/// Largest ROM accepted (QEMU's limit for -bios on the PC machine is similar).
+const MAX_ROM: u64 = 16 << 20;
+
+fn load_rom(args: &Args) -> Result<Vec<u8>> {
+    let Some(path) = &args.bios else {
+        return Ok(firmware::demo::demo_rom());
+    };
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot open ROM '{}'", path.display()))?;
+    if meta.is_dir() {
+        bail!("ROM '{}' is a directory", path.display());
+    }
+    let len = meta.len();
+    if len == 0 {
+        bail!("ROM '{}' is empty", path.display());
+    }
+    if len > MAX_ROM {
+        bail!("ROM '{}' is {} bytes; the largest supported is {} MiB", path.display(), len, MAX_ROM >> 20);
+    }
+    if len % 65536 != 0 {
+        bail!("ROM '{}' is {} bytes; a BIOS image must be a multiple of 64 KiB", path.display(), len);
+    }
+    std::fs::read(path).with_context(|| format!("cannot read ROM '{}'", path.display()))
+}
+
+fn debugcon_sink(spec: &str) -> Result<Option<Box<dyn Write + Send>>> {
+    Ok(match spec {
+        "stdio" => Some(Box::new(std::io::stdout())),
+        "none" => None,
+        s if s.starts_with("file:") => {
+            let p = &s[5..];
+            Some(Box::new(File::create(p).with_context(|| format!("cannot create debugcon file '{p}'"))?))
+        }
+        other => bail!("unknown --debugcon destination '{other}' (use stdio, none or file:PATH)"),
+    })
+}
+
+pub fn run(args: &Args) -> Result<i32> {
+    if args.cpu_engine == Engine::Jit {
+        bail!("the JIT engine is not built yet; use --cpu-engine interp");
+    }
+    let rom = load_rom(args)?;
+    let control = Arc::new(MachineControl::new());
+    let mem = PhysicalMemory::new(args.memory, &rom).context("cannot allocate guest memory")?;
+    let mut io = PortBus::default();
+    if let Some(sink) = debugcon_sink(&args.debugcon)? {
+        io.register([0xE9], Box::new(devices::DebugCon::new(sink)));
+    }
+    let post: Option<Box<dyn Write + Send>> = if args.post_codes { Some(Box::new(std::io::stderr())) } else { None };
+    io.register([0x80], Box::new(devices::PostCard::new(post)));
+    io.register([0xF4], Box::new(devices::IsaDebugExit::new(control.clone())));
+    io.register([0x92], Box::new(devices::SystemControlA::new(control.clone())));
+    let cpu = Cpu::new(mem, io, control);
+    let mut machine = Machine::new(cpu, Box::new(Interpreter));
+    machine.no_reboot = args.no_reboot;
+    let start = Instant::now();
+    let exit = machine.run(args.max_insns);
+    let secs = start.elapsed().as_secs_f64();
+    if args.stats {
+        let n = machine.cpu.icount;
+        eprintln!(
+            "ringside: {} instructions in {:.3} s ({:.1} MIPS), {} blocks decoded, {} TLB misses",
+            n,
+            secs,
+            n as f64 / secs / 1e6,
+            machine.cpu.icache.blocks_built,
+            machine.cpu.tlb.misses
+        );
+    }
+    let _ = std::io::stdout().flush();
+    Ok(match exit {
+        MachineExit::Exit(code) => code,
+        MachineExit::TripleFault => {
+            let s = &machine.cpu.state;
+            eprintln!("ringside: triple fault at {:04x}:{:08x}; exiting (--no-reboot)", s.seg[1].selector, s.rip);
+            2
+        }
+        MachineExit::HaltedForever => {
+            let s = &machine.cpu.state;
+            eprintln!("ringside: guest halted with interrupts disabled at {:04x}:{:08x}", s.seg[1].selector, s.rip);
+            0
+        }
+        MachineExit::Stopped => 0,
+        MachineExit::InstructionLimit => {
+            eprintln!("ringside: stopped after {} instructions (--max-insns)", machine.cpu.icount);
+            0
+        }
+    })
+}
