@@ -12,7 +12,10 @@ pub struct SystemControlA {
 
 impl SystemControlA {
     pub fn new(control: Arc<MachineControl>) -> Self {
-        SystemControlA { control, value: 0x02 }
+        SystemControlA {
+            control,
+            value: 0x02,
+        }
     }
 }
 

@@ -21,7 +21,10 @@ pub struct MachineControl {
 
 impl MachineControl {
     pub fn new() -> Self {
-        MachineControl { a20: AtomicBool::new(true), ..Default::default() }
+        MachineControl {
+            a20: AtomicBool::new(true),
+            ..Default::default()
+        }
     }
 
     #[inline(always)]

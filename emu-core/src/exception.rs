@@ -33,11 +33,17 @@ pub struct Exception {
 impl Exception {
     #[inline]
     pub const fn new(vector: u8) -> Self {
-        Exception { vector, error_code: None }
+        Exception {
+            vector,
+            error_code: None,
+        }
     }
     #[inline]
     pub const fn with_code(vector: u8, code: u32) -> Self {
-        Exception { vector, error_code: Some(code) }
+        Exception {
+            vector,
+            error_code: Some(code),
+        }
     }
     pub const fn de() -> Self {
         Self::new(vector::DE)

@@ -34,7 +34,12 @@ const SLICE: u64 = 1 << 20;
 
 impl Machine {
     pub fn new(cpu: Cpu, engine: Box<dyn ExecutionEngine>) -> Self {
-        Machine { cpu, engine, no_reboot: false, resets: 0 }
+        Machine {
+            cpu,
+            engine,
+            no_reboot: false,
+            resets: 0,
+        }
     }
 
     /// Runs until the guest exits or stops, or `limit` instructions retire.
@@ -70,7 +75,9 @@ impl Machine {
                     self.reset();
                 }
                 StopReason::Halted => {
-                    if self.cpu.intc.is_none() || !self.cpu.state.lazy.eflags_raw() & crate::cpu::flags::IF != 0 {
+                    if self.cpu.intc.is_none()
+                        || !self.cpu.state.lazy.eflags_raw() & crate::cpu::flags::IF != 0
+                    {
                         return MachineExit::HaltedForever;
                     }
                 }

@@ -121,8 +121,14 @@ fn kernel_part(msgs: &[u32]) -> Result<Vec<u8>, IcedError> {
     a.call(lin(PRINT32) as u64)?;
     // IDT entry 0x80: 32-bit interrupt gate, DPL 3.
     let entry = lin(SYSCALL32);
-    a.mov(dword_ptr(IDT + 0x80 * 8), (KERNEL_CS << 16) | (entry & 0xFFFF))?;
-    a.mov(dword_ptr(IDT + 0x80 * 8 + 4), (entry & 0xFFFF_0000) | 0xEE00)?;
+    a.mov(
+        dword_ptr(IDT + 0x80 * 8),
+        (KERNEL_CS << 16) | (entry & 0xFFFF),
+    )?;
+    a.mov(
+        dword_ptr(IDT + 0x80 * 8 + 4),
+        (entry & 0xFFFF_0000) | 0xEE00,
+    )?;
     a.lidt(ptr(lin(GDTR) + 8))?;
     // TSS: the ring-0 stack for the privilege change.
     a.mov(dword_ptr(TSS + 4), KERNEL_STACK)?;
@@ -194,7 +200,9 @@ fn print_part() -> Result<Vec<u8>, IcedError> {
 pub fn demo_rom() -> Vec<u8> {
     let mut rom = vec![0xF4u8; 0x10000];
     let (strings, msgs) = message_offsets();
-    let put = |rom: &mut Vec<u8>, at: u32, bytes: &[u8]| rom[at as usize..at as usize + bytes.len()].copy_from_slice(bytes);
+    let put = |rom: &mut Vec<u8>, at: u32, bytes: &[u8]| {
+        rom[at as usize..at as usize + bytes.len()].copy_from_slice(bytes)
+    };
     let code16 = real_mode_part(&msgs).expect("demo ROM real-mode part assembles");
     put(&mut rom, CODE16, &code16);
     let parts = [
@@ -217,13 +225,21 @@ pub fn demo_rom() -> Vec<u8> {
     ];
     let gdt_bytes: Vec<u8> = gdt.iter().flat_map(|d| d.to_le_bytes()).collect();
     // GDTR (limit, base) followed by IDTR (limit, base) for LIDT.
-    put(&mut rom, GDTR, &((gdt_bytes.len() - 1) as u16).to_le_bytes());
+    put(
+        &mut rom,
+        GDTR,
+        &((gdt_bytes.len() - 1) as u16).to_le_bytes(),
+    );
     put(&mut rom, GDTR + 2, &(ROM_BASE + GDT).to_le_bytes());
     put(&mut rom, GDTR + 8, &(0x7FFu16).to_le_bytes());
     put(&mut rom, GDTR + 10, &IDT.to_le_bytes());
     put(&mut rom, GDT, &gdt_bytes);
     // Reset vector: jmp far F000:CODE16.
-    put(&mut rom, 0xFFF0, &[0xEA, CODE16 as u8, (CODE16 >> 8) as u8, 0x00, 0xF0]);
+    put(
+        &mut rom,
+        0xFFF0,
+        &[0xEA, CODE16 as u8, (CODE16 >> 8) as u8, 0x00, 0xF0],
+    );
     rom
 }
 

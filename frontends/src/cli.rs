@@ -9,7 +9,11 @@ pub enum Engine {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "ringside", version, about = "A full-system x86 PC emulator by binary translation")]
+#[command(
+    name = "ringside",
+    version,
+    about = "A full-system x86 PC emulator by binary translation"
+)]
 pub struct Args {
     /// ROM image run from reset (F000:FFF0), mapped at the top of 4 GiB, as QEMU's -bios.
     /// Without it Ringside runs its built-in demo ROM.
@@ -54,8 +58,12 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         Some('G' | 'g') => (&s[..s.len() - 1], 1 << 30),
         _ => (s, 1 << 20),
     };
-    let n: u64 = num.parse().map_err(|_| format!("invalid size '{s}' (use e.g. 128M or 1G)"))?;
-    let bytes = n.checked_mul(mult).ok_or_else(|| format!("size '{s}' is too large"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid size '{s}' (use e.g. 128M or 1G)"))?;
+    let bytes = n
+        .checked_mul(mult)
+        .ok_or_else(|| format!("size '{s}' is too large"))?;
     if !(1 << 20..=3584 << 20).contains(&bytes) {
         return Err(format!("memory size '{s}' must be between 1M and 3584M"));
     }
@@ -70,7 +78,11 @@ mod tests {
     fn sizes() {
         assert_eq!(parse_size("128M").unwrap(), 128 << 20);
         assert_eq!(parse_size("1G").unwrap(), 1 << 30);
-        assert_eq!(parse_size("64").unwrap(), 64 << 20, "bare numbers are MiB, as in QEMU");
+        assert_eq!(
+            parse_size("64").unwrap(),
+            64 << 20,
+            "bare numbers are MiB, as in QEMU"
+        );
         assert!(parse_size("12Q").is_err());
         assert!(parse_size("8G").is_err());
     }

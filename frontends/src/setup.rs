@@ -22,7 +22,8 @@ fn load_rom(args: &Args) -> Result<Vec<u8>> {
     let Some(path) = &args.bios else {
         return Ok(firmware::demo::demo_rom());
     };
-    let meta = std::fs::metadata(path).with_context(|| format!("cannot open ROM '{}'", path.display()))?;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot open ROM '{}'", path.display()))?;
     if meta.is_dir() {
         bail!("ROM '{}' is a directory", path.display());
     }
@@ -31,10 +32,19 @@ fn load_rom(args: &Args) -> Result<Vec<u8>> {
         bail!("ROM '{}' is empty", path.display());
     }
     if len > MAX_ROM {
-        bail!("ROM '{}' is {} bytes; the largest supported is {} MiB", path.display(), len, MAX_ROM >> 20);
+        bail!(
+            "ROM '{}' is {} bytes; the largest supported is {} MiB",
+            path.display(),
+            len,
+            MAX_ROM >> 20
+        );
     }
     if len % 65536 != 0 {
-        bail!("ROM '{}' is {} bytes; a BIOS image must be a multiple of 64 KiB", path.display(), len);
+        bail!(
+            "ROM '{}' is {} bytes; a BIOS image must be a multiple of 64 KiB",
+            path.display(),
+            len
+        );
     }
     std::fs::read(path).with_context(|| format!("cannot read ROM '{}'", path.display()))
 }
@@ -45,7 +55,9 @@ fn debugcon_sink(spec: &str) -> Result<Option<Box<dyn Write + Send>>> {
         "none" => None,
         s if s.starts_with("file:") => {
             let p = &s[5..];
-            Some(Box::new(File::create(p).with_context(|| format!("cannot create debugcon file '{p}'"))?))
+            Some(Box::new(File::create(p).with_context(|| {
+                format!("cannot create debugcon file '{p}'")
+            })?))
         }
         other => bail!("unknown --debugcon destination '{other}' (use stdio, none or file:PATH)"),
     })
@@ -62,10 +74,20 @@ pub fn run(args: &Args) -> Result<i32> {
     if let Some(sink) = debugcon_sink(&args.debugcon)? {
         io.register([0xE9], Box::new(devices::DebugCon::new(sink)));
     }
-    let post: Option<Box<dyn Write + Send>> = if args.post_codes { Some(Box::new(std::io::stderr())) } else { None };
+    let post: Option<Box<dyn Write + Send>> = if args.post_codes {
+        Some(Box::new(std::io::stderr()))
+    } else {
+        None
+    };
     io.register([0x80], Box::new(devices::PostCard::new(post)));
-    io.register([0xF4], Box::new(devices::IsaDebugExit::new(control.clone())));
-    io.register([0x92], Box::new(devices::SystemControlA::new(control.clone())));
+    io.register(
+        [0xF4],
+        Box::new(devices::IsaDebugExit::new(control.clone())),
+    );
+    io.register(
+        [0x92],
+        Box::new(devices::SystemControlA::new(control.clone())),
+    );
     let cpu = Cpu::new(mem, io, control);
     let mut machine = Machine::new(cpu, Box::new(Interpreter));
     machine.no_reboot = args.no_reboot;
@@ -88,17 +110,26 @@ pub fn run(args: &Args) -> Result<i32> {
         MachineExit::Exit(code) => code,
         MachineExit::TripleFault => {
             let s = &machine.cpu.state;
-            eprintln!("ringside: triple fault at {:04x}:{:08x}; exiting (--no-reboot)", s.seg[1].selector, s.rip);
+            eprintln!(
+                "ringside: triple fault at {:04x}:{:08x}; exiting (--no-reboot)",
+                s.seg[1].selector, s.rip
+            );
             2
         }
         MachineExit::HaltedForever => {
             let s = &machine.cpu.state;
-            eprintln!("ringside: guest halted with interrupts disabled at {:04x}:{:08x}", s.seg[1].selector, s.rip);
+            eprintln!(
+                "ringside: guest halted with interrupts disabled at {:04x}:{:08x}",
+                s.seg[1].selector, s.rip
+            );
             0
         }
         MachineExit::Stopped => 0,
         MachineExit::InstructionLimit => {
-            eprintln!("ringside: stopped after {} instructions (--max-insns)", machine.cpu.icount);
+            eprintln!(
+                "ringside: stopped after {} instructions (--max-insns)",
+                machine.cpu.icount
+            );
             0
         }
     })

@@ -1,6 +1,8 @@
-//! Integration test support for Ringside.
+//! Integration test support for Ringside: the native-execution oracle and the emulator
+//! engine it is compared with.
 
-// Native oracle: runs snippets on the host CPU in 16/32-bit code segments
-// (x86-64 Linux only), generates cases and compares outcomes.
+pub mod bin_path;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub mod emulated;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub mod native;

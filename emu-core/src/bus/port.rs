@@ -15,7 +15,11 @@ pub struct PortBus {
 
 impl Default for PortBus {
     fn default() -> Self {
-        PortBus { devices: Vec::new(), map: vec![0; 0x10000], unclaimed_hits: 0 }
+        PortBus {
+            devices: Vec::new(),
+            map: vec![0; 0x10000],
+            unclaimed_hits: 0,
+        }
     }
 }
 

@@ -118,7 +118,14 @@ impl Cpu {
         self.tlb.misses += 1;
         let (phys, write_fast, global) = if self.state.paging() {
             let s = &self.state;
-            match mmu::walk(&mut self.mem, s.cr0, s.cr3, s.cr4, lin, Access { write, user }) {
+            match mmu::walk(
+                &mut self.mem,
+                s.cr0,
+                s.cr3,
+                s.cr4,
+                lin,
+                Access { write, user },
+            ) {
                 Ok(w) => (w.phys, w.write_fast, w.global),
                 Err(code) => {
                     self.state.cr2 = lin as u64;
@@ -182,7 +189,13 @@ impl Cpu {
         let e = self.tlb.entry(self.user(), lin);
         if e.read_tag == lin & !0xFFF {
             let offset = e.host as usize;
-            return Ok((0, PageTarget::Host { offset, writable: false }));
+            return Ok((
+                0,
+                PageTarget::Host {
+                    offset,
+                    writable: false,
+                },
+            ));
         }
         let phys = self.translate(lin, false, user)?;
         Ok((phys & PAGE_MASK, self.mem.page_target(phys)))

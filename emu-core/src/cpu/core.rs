@@ -34,6 +34,19 @@ pub struct Cpu {
     pub code_dirty: bool,
     /// Delivering an exception right now (for double/triple fault detection).
     pub(crate) delivering: Option<u8>,
+    /// Stop at the entry of every interrupt/exception handler instead of entering it
+    /// (debugger `catch`, differential tests). The event lands in `intercepted`.
+    pub intercept_vectors: bool,
+    pub intercepted: Option<VectorEvent>,
+}
+
+/// An interrupt or exception the CPU was about to deliver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VectorEvent {
+    pub vector: u8,
+    pub error_code: Option<u32>,
+    /// EIP the handler would return to.
+    pub return_eip: u32,
 }
 
 impl Cpu {
@@ -50,6 +63,8 @@ impl Cpu {
             next_rip: 0,
             code_dirty: false,
             delivering: None,
+            intercept_vectors: false,
+            intercepted: None,
         }
     }
 

@@ -84,7 +84,10 @@ pub fn parity(v: u32) -> bool {
 
 impl LazyFlags {
     pub fn with_eflags(v: u32) -> Self {
-        LazyFlags { eflags: (v & SUPPORTED) | FIXED_ONE, ..Default::default() }
+        LazyFlags {
+            eflags: (v & SUPPORTED) | FIXED_ONE,
+            ..Default::default()
+        }
     }
 
     /// `eflags` without resolving the record: correct for the non-arithmetic bits only.
@@ -141,14 +144,14 @@ impl LazyFlags {
 
     #[inline(always)]
     pub fn of(&self) -> bool {
-        let s = sign_bit(self.size);
+        let s = || sign_bit(self.size);
         match self.op {
             LazyOp::Idle => self.eflags & OF != 0,
             LazyOp::Add | LazyOp::AdcCarry | LazyOp::Inc => {
-                (self.src1 ^ self.res) & (self.src2 ^ self.res) & s != 0
+                (self.src1 ^ self.res) & (self.src2 ^ self.res) & s() != 0
             }
             LazyOp::Sub | LazyOp::SbbBorrow | LazyOp::Dec => {
-                (self.src1 ^ self.src2) & (self.src1 ^ self.res) & s != 0
+                (self.src1 ^ self.src2) & (self.src1 ^ self.res) & s() != 0
             }
             LazyOp::Logic => false,
         }

@@ -9,4 +9,4 @@ pub use state::CpuState;
 pub mod access;
 pub mod core;
 
-pub use self::core::{Cpu, InterruptController};
+pub use self::core::{Cpu, InterruptController, VectorEvent};

@@ -47,7 +47,12 @@ impl SegmentCache {
 
     /// A system segment (LDT/TSS) with the given type byte as after reset.
     pub fn system(type_and_present: u16) -> Self {
-        SegmentCache { selector: 0, attr: type_and_present, limit: 0xFFFF, base: 0 }
+        SegmentCache {
+            selector: 0,
+            attr: type_and_present,
+            limit: 0xFFFF,
+            base: 0,
+        }
     }
 
     /// Decodes a raw 8-byte descriptor.
@@ -60,7 +65,12 @@ impl SegmentCache {
         if attr & ATTR_G != 0 {
             limit = (limit << 12) | 0xFFF;
         }
-        SegmentCache { selector, attr, limit, base: base as u64 }
+        SegmentCache {
+            selector,
+            attr,
+            limit,
+            base: base as u64,
+        }
     }
 
     #[inline(always)]
@@ -125,7 +135,11 @@ impl SegmentCache {
 
     /// Raw descriptor bytes that reproduce this cache (for task switches and SMM-like saves).
     pub fn to_descriptor(&self) -> u64 {
-        let limit = if self.attr & ATTR_G != 0 { self.limit >> 12 } else { self.limit };
+        let limit = if self.attr & ATTR_G != 0 {
+            self.limit >> 12
+        } else {
+            self.limit
+        };
         let base = self.base as u32;
         let lo = (limit & 0xFFFF) | ((base & 0xFFFF) << 16);
         let hi = ((base >> 16) & 0xFF)

@@ -153,8 +153,14 @@ impl CpuState {
             rip: 0xFFF0,
             lazy: LazyFlags::with_eflags(0x2),
             seg: [SegmentCache::real_mode(0); 6],
-            gdtr: DescriptorTable { base: 0, limit: 0xFFFF },
-            idtr: DescriptorTable { base: 0, limit: 0xFFFF },
+            gdtr: DescriptorTable {
+                base: 0,
+                limit: 0xFFFF,
+            },
+            idtr: DescriptorTable {
+                base: 0,
+                limit: 0xFFFF,
+            },
             ldtr: SegmentCache::system(0x82),
             tr: SegmentCache::system(0x8B),
             cr0: CR0_ET | CR0_CD | CR0_NW,

@@ -29,7 +29,17 @@ pub fn alu(f: &mut LazyFlags, op: AluOp, a: u32, b: u32, size: u32) -> u32 {
         AluOp::Adc => {
             let c = f.cf() as u32;
             let r = a.wrapping_add(b).wrapping_add(c);
-            f.set(if c != 0 { LazyOp::AdcCarry } else { LazyOp::Add }, size, a, b, r);
+            f.set(
+                if c != 0 {
+                    LazyOp::AdcCarry
+                } else {
+                    LazyOp::Add
+                },
+                size,
+                a,
+                b,
+                r,
+            );
             r
         }
         AluOp::Sub | AluOp::Cmp => {
@@ -40,7 +50,17 @@ pub fn alu(f: &mut LazyFlags, op: AluOp, a: u32, b: u32, size: u32) -> u32 {
         AluOp::Sbb => {
             let c = f.cf() as u32;
             let r = a.wrapping_sub(b).wrapping_sub(c);
-            f.set(if c != 0 { LazyOp::SbbBorrow } else { LazyOp::Sub }, size, a, b, r);
+            f.set(
+                if c != 0 {
+                    LazyOp::SbbBorrow
+                } else {
+                    LazyOp::Sub
+                },
+                size,
+                a,
+                b,
+                r,
+            );
             r
         }
         AluOp::And => logic(f, a & b, size),
@@ -172,8 +192,15 @@ mod tests {
         assert!(div(0, 10, 0, 4).is_err());
         assert!(div(1, 0, 1, 4).is_err(), "quotient overflow");
         assert_eq!(div(0, 100, 7, 1).unwrap(), (14, 2));
-        assert!(idiv(0xFFFF_FFFF, 0x8000_0000, 0xFFFF_FFFF, 4).is_err(), "INT_MIN / -1");
-        assert_eq!(idiv(0xFF, 0xF9, 2, 1).unwrap(), (0xFD, 0xFF), "-7/2 = -3 rem -1");
+        assert!(
+            idiv(0xFFFF_FFFF, 0x8000_0000, 0xFFFF_FFFF, 4).is_err(),
+            "INT_MIN / -1"
+        );
+        assert_eq!(
+            idiv(0xFF, 0xF9, 2, 1).unwrap(),
+            (0xFD, 0xFF),
+            "-7/2 = -3 rem -1"
+        );
     }
 
     #[test]

@@ -28,7 +28,12 @@ pub enum StopReason {
 }
 
 fn decode_one(bytes: &[u8], code32: bool, eip: u32) -> (Instruction, DecoderError) {
-    let mut d = Decoder::with_ip(if code32 { 32 } else { 16 }, bytes, eip as u64, DecoderOptions::NONE);
+    let mut d = Decoder::with_ip(
+        if code32 { 32 } else { 16 },
+        bytes,
+        eip as u64,
+        DecoderOptions::NONE,
+    );
     let mut ins = Instruction::default();
     d.decode_out(&mut ins);
     (ins, d.last_error())
@@ -71,7 +76,11 @@ fn fetch_slow(cpu: &mut Cpu, eip: u32) -> Result<DecodedInsn, Exception> {
         if bytes.len() >= room {
             return Err(Exception::gp0());
         }
-        let off = if code32 { eip.wrapping_add(bytes.len() as u32) } else { (eip + bytes.len() as u32) & 0xFFFF };
+        let off = if code32 {
+            eip.wrapping_add(bytes.len() as u32)
+        } else {
+            (eip + bytes.len() as u32) & 0xFFFF
+        };
         let lin = base.wrapping_add(off);
         let user = cpu.state.cpl == 3;
         let phys = match cpu.translate(lin, false, user) {
@@ -107,7 +116,12 @@ fn block_at(cpu: &mut Cpu) -> Result<Result<std::rc::Rc<Block>, DecodedInsn>, Ex
         room = room.min(0x1_0000 - (eip as usize & 0xFFFF));
     }
     let bytes = &cpu.mem.host.bytes()[host..host + room];
-    let mut d = Decoder::with_ip(if code32 { 32 } else { 16 }, bytes, eip as u64, DecoderOptions::NONE);
+    let mut d = Decoder::with_ip(
+        if code32 { 32 } else { 16 },
+        bytes,
+        eip as u64,
+        DecoderOptions::NONE,
+    );
     let mut insns = Vec::new();
     let mut ins = Instruction::default();
     while d.can_decode() && insns.len() < MAX_BLOCK {
@@ -193,7 +207,9 @@ impl Cpu {
         if self.state.lazy.eflags_raw() & IF == 0 {
             return false;
         }
-        let Some(intc) = self.intc.as_mut() else { return false };
+        let Some(intc) = self.intc.as_mut() else {
+            return false;
+        };
         if !intc.has_interrupt() {
             return false;
         }

@@ -38,7 +38,8 @@ impl Cpu {
         if size == 2 {
             changeable &= 0xFFFF;
         }
-        self.state.set_eflags((old & !changeable) | (v & changeable));
+        self.state
+            .set_eflags((old & !changeable) | (v & changeable));
     }
 
     pub fn far_jump(&mut self, sel: u16, off: u32) -> Result<()> {
@@ -173,7 +174,8 @@ impl Cpu {
         self.state.seg[SS] = ss;
         let esp = esp.wrapping_add(imm);
         if size == 4 || ss.is_32bit() {
-            self.state.set_reg32(RSP, if size == 2 { esp & 0xFFFF } else { esp });
+            self.state
+                .set_reg32(RSP, if size == 2 { esp & 0xFFFF } else { esp });
         } else {
             self.state.set_reg16(RSP, esp as u16);
         }
@@ -206,8 +208,13 @@ impl Cpu {
             self.set_sp(self.sp_offset(3 * size));
             self.load_real_cs(cs, ip);
             let keep = self.state.eflags() & (IOPL | VM | VIP | VIF);
-            let fl = if size == 2 { (self.state.eflags() & 0xFFFF_0000) | (fl & 0xFFFF) } else { fl };
-            self.state.set_eflags((fl & !(IOPL | VM | VIP | VIF)) | keep);
+            let fl = if size == 2 {
+                (self.state.eflags() & 0xFFFF_0000) | (fl & 0xFFFF)
+            } else {
+                fl
+            };
+            self.state
+                .set_eflags((fl & !(IOPL | VM | VIP | VIF)) | keep);
             return Err(Fault::EndBlock);
         }
         if self.state.eflags() & NT != 0 {

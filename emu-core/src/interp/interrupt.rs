@@ -65,7 +65,11 @@ impl Cpu {
 
     /// INT n / INT3 / INTO / INT1 from a handler: faults during delivery belong to the
     /// instruction. On success `next_rip` is the handler's entry point.
-    pub fn software_interrupt(&mut self, vector: u8, source: Source) -> crate::exception::Result<()> {
+    pub fn software_interrupt(
+        &mut self,
+        vector: u8,
+        source: Source,
+    ) -> crate::exception::Result<()> {
         let ret = self.next_rip as u32;
         self.deliver(vector, None, ret, source)?;
         Err(Fault::EndBlock)
@@ -87,10 +91,39 @@ impl Cpu {
         if self.state.run_state == RunState::Halted {
             self.state.run_state = RunState::Running;
         }
+        if self.intercept_vectors {
+            return self.intercept(vector, error_code, return_eip, source);
+        }
         if self.state.protected_mode() {
             return self.deliver_protected(vector, error_code, return_eip, source);
         }
         self.deliver_real(vector, return_eip)
+    }
+
+    /// Records the event instead of entering the handler. Software interrupts still get the
+    /// gate privilege check a real IDT would apply: vectors 3 and 4 (INT3, INTO) are
+    /// reachable from ring 3, as under Linux, and others raise #GP(vector * 8 + 2).
+    fn intercept(
+        &mut self,
+        vector: u8,
+        error_code: Option<u32>,
+        return_eip: u32,
+        source: Source,
+    ) -> Result<(), Exception> {
+        if source == Source::Software
+            && self.state.protected_mode()
+            && self.state.cpl > 0
+            && !matches!(vector, 3 | 4)
+        {
+            return Err(Exception::gp(crate::exception::idt_error(vector, false)));
+        }
+        self.intercepted = Some(crate::cpu::core::VectorEvent {
+            vector,
+            error_code,
+            return_eip,
+        });
+        self.state.run_state = RunState::Shutdown;
+        Ok(())
     }
 
     /// Real mode: FLAGS, CS, IP pushed; IF, TF, AC cleared (SDM Vol. 2, INT n pseudo-code).
@@ -101,7 +134,9 @@ impl Cpu {
         }
         let entry = (self.state.idtr.base as u32).wrapping_add(off);
         let ip = self.read_lin_sys(entry, 2).map_err(fault_exc)?;
-        let cs = self.read_lin_sys(entry.wrapping_add(2), 2).map_err(fault_exc)?;
+        let cs = self
+            .read_lin_sys(entry.wrapping_add(2), 2)
+            .map_err(fault_exc)?;
         let flags = self.state.eflags();
         let old_cs = self.state.seg[CS].selector as u32;
         self.push(2, flags).map_err(fault_exc)?;

@@ -11,7 +11,10 @@ use crate::exception::{Exception, Result};
 pub enum Loc {
     /// GPR by encoding number (8-bit: 0-3 low bytes, 4-7 high bytes of regs 0-3).
     Reg(usize),
-    Mem { seg: usize, off: u32 },
+    Mem {
+        seg: usize,
+        off: u32,
+    },
 }
 
 /// Encoding number of a general register (the value that goes into ModRM).
@@ -39,7 +42,10 @@ pub fn effective_offset(cpu: &Cpu, ins: &Instruction) -> u32 {
         let iv = cpu.state.gpr[index.number()] as u32;
         ea = ea.wrapping_add(iv << ins.memory_index_scale().trailing_zeros());
     }
-    if base.size() == 2 || index.size() == 2 || (base == Register::None && index == Register::None && ins.memory_displ_size() == 2) {
+    if base.size() == 2
+        || index.size() == 2
+        || (base == Register::None && index == Register::None && ins.memory_displ_size() == 2)
+    {
         ea & 0xFFFF
     } else {
         ea
@@ -54,7 +60,10 @@ pub fn mem_seg(ins: &Instruction) -> usize {
 
 #[inline(always)]
 pub fn mem_loc(cpu: &Cpu, ins: &Instruction) -> Loc {
-    Loc::Mem { seg: mem_seg(ins), off: effective_offset(cpu, ins) }
+    Loc::Mem {
+        seg: mem_seg(ins),
+        off: effective_offset(cpu, ins),
+    }
 }
 
 /// Resolves operand `n` (register or memory).
@@ -132,9 +141,7 @@ pub fn asize(ins: &Instruction) -> u32 {
             for n in 0..ins.op_count() {
                 match ins.op_kind(n) {
                     OpKind::MemorySegSI | OpKind::MemorySegDI | OpKind::MemoryESDI => return 2,
-                    OpKind::MemorySegESI | OpKind::MemorySegEDI | OpKind::MemoryESEDI => {
-                        return 4
-                    }
+                    OpKind::MemorySegESI | OpKind::MemorySegEDI | OpKind::MemoryESEDI => return 4,
                     OpKind::Memory => {
                         let b = ins.memory_base();
                         return if b.size() == 2 || ins.memory_index().size() == 2 {

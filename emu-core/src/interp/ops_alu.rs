@@ -66,7 +66,11 @@ pub fn test(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
 }
 
 /// INC/DEC/NEG/NOT: one operand read, modified and written back.
-fn unary(cpu: &mut Cpu, ins: &Instruction, f: fn(&mut crate::cpu::flags::LazyFlags, u32, u32) -> u32) -> Result<()> {
+fn unary(
+    cpu: &mut Cpu,
+    ins: &Instruction,
+    f: fn(&mut crate::cpu::flags::LazyFlags, u32, u32) -> u32,
+) -> Result<()> {
     let size = op_size(ins, 0);
     let dst = loc(cpu, ins, 0);
     let a = cpu.read_loc(dst, size)?;
@@ -96,7 +100,8 @@ pub fn not(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
 /// Writes the double-width result of MUL/IMUL one-operand forms: AX, DX:AX or EDX:EAX.
 fn write_wide(cpu: &mut Cpu, size: u32, lo: u32, hi: u32) {
     if size == 1 {
-        cpu.state.set_reg16(RAX, (lo & 0xFF | (hi & 0xFF) << 8) as u16);
+        cpu.state
+            .set_reg16(RAX, (lo & 0xFF | (hi & 0xFF) << 8) as u16);
     } else {
         cpu.state.set_reg(RAX, size, lo);
         cpu.state.set_reg(RDX, size, hi);
@@ -135,7 +140,11 @@ pub fn imul(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     Ok(())
 }
 
-fn divide(cpu: &mut Cpu, ins: &Instruction, f: fn(u32, u32, u32, u32) -> crate::exception::Result<(u32, u32)>) -> Result<()> {
+fn divide(
+    cpu: &mut Cpu,
+    ins: &Instruction,
+    f: fn(u32, u32, u32, u32) -> crate::exception::Result<(u32, u32)>,
+) -> Result<()> {
     let size = op_size(ins, 0);
     let d = cpu.read_op(ins, 0, size)?;
     let (hi, lo) = if size == 1 {
@@ -146,7 +155,8 @@ fn divide(cpu: &mut Cpu, ins: &Instruction, f: fn(u32, u32, u32, u32) -> crate::
     };
     let (q, r) = f(hi, lo, d, size)?;
     if size == 1 {
-        cpu.state.set_reg16(RAX, ((r & 0xFF) << 8 | (q & 0xFF)) as u16);
+        cpu.state
+            .set_reg16(RAX, ((r & 0xFF) << 8 | (q & 0xFF)) as u16);
     } else {
         cpu.state.set_reg(RAX, size, q);
         cpu.state.set_reg(RDX, size, r);
@@ -206,12 +216,15 @@ pub fn cmpxchg8b(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     if ins.op0_kind() != OpKind::Memory {
         return crate::interp::operand::undefined();
     }
-    let Loc::Mem { seg, off } = crate::interp::operand::mem_loc(cpu, ins) else { unreachable!() };
+    let Loc::Mem { seg, off } = crate::interp::operand::mem_loc(cpu, ins) else {
+        unreachable!()
+    };
     let v = cpu.read_mem64(seg, off)?;
     let s = &cpu.state;
     let cmp = (s.reg32(RDX) as u64) << 32 | s.reg32(RAX) as u64;
     if v == cmp {
-        let new = (s.reg32(crate::cpu::state::RCX) as u64) << 32 | s.reg32(crate::cpu::state::RBX) as u64;
+        let new =
+            (s.reg32(crate::cpu::state::RCX) as u64) << 32 | s.reg32(crate::cpu::state::RBX) as u64;
         cpu.write_mem64(seg, off, new)?;
         cpu.state.lazy.set_bits(crate::cpu::flags::ZF, true);
     } else {

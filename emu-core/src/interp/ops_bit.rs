@@ -50,14 +50,31 @@ pub fn bit_test(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     let (dst, bit) = match (ins.op0_kind(), ins.op1_kind()) {
         (OpKind::Memory, OpKind::Register) => {
             let offset = cpu.state.reg(gpr(ins.op1_register()), size);
-            let signed = if size == 2 { offset as u16 as i16 as i64 } else { offset as i32 as i64 };
+            let signed = if size == 2 {
+                offset as u16 as i16 as i64
+            } else {
+                offset as i32 as i64
+            };
             let byte_disp = (signed >> 3) & !((size as i64) - 1);
             let base = effective_offset(cpu, ins);
             let off = base.wrapping_add(byte_disp as u32);
-            let off = if crate::interp::operand::asize(ins) == 2 { off & 0xFFFF } else { off };
-            (Loc::Mem { seg: mem_seg(ins), off }, (offset & (bits - 1)))
+            let off = if crate::interp::operand::asize(ins) == 2 {
+                off & 0xFFFF
+            } else {
+                off
+            };
+            (
+                Loc::Mem {
+                    seg: mem_seg(ins),
+                    off,
+                },
+                (offset & (bits - 1)),
+            )
         }
-        (_, OpKind::Register) => (loc(cpu, ins, 0), cpu.state.reg(gpr(ins.op1_register()), size) & (bits - 1)),
+        (_, OpKind::Register) => (
+            loc(cpu, ins, 0),
+            cpu.state.reg(gpr(ins.op1_register()), size) & (bits - 1),
+        ),
         _ => (loc(cpu, ins, 0), (ins.immediate(1) as u32) & (bits - 1)),
     };
     let v = cpu.read_loc(dst, size)?;
@@ -83,7 +100,11 @@ pub fn bit_scan(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
         cpu.state.lazy.set_bits(ZF, true);
         return Ok(());
     }
-    let idx = if ins.mnemonic() == Mnemonic::Bsf { v.trailing_zeros() } else { 31 - v.leading_zeros() };
+    let idx = if ins.mnemonic() == Mnemonic::Bsf {
+        v.trailing_zeros()
+    } else {
+        31 - v.leading_zeros()
+    };
     cpu.state.set_reg(gpr(ins.op0_register()), size, idx);
     cpu.state.lazy.set_bits(ZF, false);
     Ok(())
@@ -100,12 +121,20 @@ pub fn daa_das(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     let mut af = false;
     let sub = ins.mnemonic() == Mnemonic::Das;
     if al & 0x0F > 9 || f & AF != 0 {
-        al = if sub { al.wrapping_sub(6) } else { al.wrapping_add(6) };
+        al = if sub {
+            al.wrapping_sub(6)
+        } else {
+            al.wrapping_add(6)
+        };
         cf = old_cf || if sub { old_al < 6 } else { old_al > 0xF9 };
         af = true;
     }
     if old_al > 0x99 || old_cf {
-        al = if sub { al.wrapping_sub(0x60) } else { al.wrapping_add(0x60) };
+        al = if sub {
+            al.wrapping_sub(0x60)
+        } else {
+            al.wrapping_add(0x60)
+        };
         cf = true;
     }
     cpu.state.set_reg8(0, al);

@@ -3,7 +3,7 @@
 use iced_x86::{Code, Instruction, OpKind};
 
 use crate::cpu::core::Cpu;
-use crate::cpu::state::{RCX, CS};
+use crate::cpu::state::{CS, RCX};
 use crate::exception::{Exception, Fault, Result};
 use crate::interp::interrupt::Source;
 use crate::interp::operand::{asize, loc, mem_loc, op_size, osize, Loc};
@@ -21,7 +21,11 @@ fn near_jump(cpu: &mut Cpu, target: u32) -> Result<()> {
 #[inline(always)]
 fn branch_target(ins: &Instruction) -> u32 {
     let t = ins.near_branch_target() as u32;
-    if osize(ins) == 2 { t & 0xFFFF } else { t }
+    if osize(ins) == 2 {
+        t & 0xFFFF
+    } else {
+        t
+    }
 }
 
 pub fn jcc(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
@@ -35,7 +39,11 @@ pub fn jmp(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     match ins.op0_kind() {
         OpKind::NearBranch16 | OpKind::NearBranch32 => near_jump(cpu, branch_target(ins)),
         OpKind::FarBranch16 | OpKind::FarBranch32 => {
-            let off = if ins.op0_kind() == OpKind::FarBranch16 { ins.far_branch16() as u32 } else { ins.far_branch32() };
+            let off = if ins.op0_kind() == OpKind::FarBranch16 {
+                ins.far_branch16() as u32
+            } else {
+                ins.far_branch32()
+            };
             cpu.far_jump(ins.far_branch_selector(), off)
         }
         _ if is_far_indirect(ins) => {
@@ -51,12 +59,21 @@ pub fn jmp(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
 }
 
 fn is_far_indirect(ins: &Instruction) -> bool {
-    matches!(ins.code(), Code::Jmp_m1616 | Code::Jmp_m1632 | Code::Call_m1616 | Code::Call_m1632)
+    matches!(
+        ins.code(),
+        Code::Jmp_m1616 | Code::Jmp_m1632 | Code::Call_m1616 | Code::Call_m1632
+    )
 }
 
 fn read_far_pointer(cpu: &mut Cpu, ins: &Instruction) -> Result<(u16, u32)> {
-    let Loc::Mem { seg, off } = mem_loc(cpu, ins) else { return Err(Exception::ud().into()) };
-    let size = if matches!(ins.code(), Code::Jmp_m1616 | Code::Call_m1616) { 2 } else { 4 };
+    let Loc::Mem { seg, off } = mem_loc(cpu, ins) else {
+        return Err(Exception::ud().into());
+    };
+    let size = if matches!(ins.code(), Code::Jmp_m1616 | Code::Call_m1616) {
+        2
+    } else {
+        4
+    };
     let o = cpu.read_mem(seg, off, size)?;
     let s = cpu.read_mem(seg, off.wrapping_add(size), 2)?;
     Ok((s as u16, o))
@@ -75,7 +92,11 @@ pub fn call(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
             Ok(())
         }
         OpKind::FarBranch16 | OpKind::FarBranch32 => {
-            let off = if ins.op0_kind() == OpKind::FarBranch16 { ins.far_branch16() as u32 } else { ins.far_branch32() };
+            let off = if ins.op0_kind() == OpKind::FarBranch16 {
+                ins.far_branch16() as u32
+            } else {
+                ins.far_branch32()
+            };
             cpu.far_call(ins.far_branch_selector(), off, size)
         }
         _ if is_far_indirect(ins) => {
@@ -100,14 +121,22 @@ pub fn ret(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     if t > cpu.state.seg[CS].limit {
         return Err(Exception::gp0().into());
     }
-    let imm = if ins.op_count() > 0 { ins.immediate(0) as u32 } else { 0 };
+    let imm = if ins.op_count() > 0 {
+        ins.immediate(0) as u32
+    } else {
+        0
+    };
     cpu.set_sp(cpu.sp_offset(size + imm));
     cpu.next_rip = t as u64;
     Ok(())
 }
 
 pub fn retf(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
-    let imm = if ins.op_count() > 0 { ins.immediate(0) as u32 } else { 0 };
+    let imm = if ins.op_count() > 0 {
+        ins.immediate(0) as u32
+    } else {
+        0
+    };
     cpu.far_ret(osize(ins), imm)
 }
 
@@ -118,12 +147,20 @@ pub fn iret(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
 /// LOOP/LOOPE/LOOPNE/JCXZ/JECXZ: the counter is CX or ECX by address size.
 pub fn loop_jcxz(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     let wide = asize(ins) == 4;
-    let count = if wide { cpu.state.reg32(RCX) } else { cpu.state.reg16(RCX) as u32 };
+    let count = if wide {
+        cpu.state.reg32(RCX)
+    } else {
+        cpu.state.reg16(RCX) as u32
+    };
     let take = match ins.mnemonic() {
         iced_x86::Mnemonic::Jcxz | iced_x86::Mnemonic::Jecxz => count == 0,
         m => {
             let n = count.wrapping_sub(1);
-            if wide { cpu.state.set_reg32(RCX, n) } else { cpu.state.set_reg16(RCX, n as u16) }
+            if wide {
+                cpu.state.set_reg32(RCX, n)
+            } else {
+                cpu.state.set_reg16(RCX, n as u16)
+            }
             let n = if wide { n } else { n & 0xFFFF };
             match m {
                 iced_x86::Mnemonic::Loope => n != 0 && cpu.state.lazy.zf(),

@@ -23,7 +23,8 @@ pub fn mov_r32_r32(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
 }
 
 pub fn mov_r32_imm(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
-    cpu.state.set_reg32(gpr(ins.op0_register()), ins.immediate32());
+    cpu.state
+        .set_reg32(gpr(ins.op0_register()), ins.immediate32());
     Ok(())
 }
 
@@ -31,15 +32,21 @@ pub fn mov_r32_imm(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
 pub fn movzx(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     let src = op_size(ins, 1);
     let v = cpu.read_op(ins, 1, src)?;
-    cpu.state.set_reg(gpr(ins.op0_register()), op_size(ins, 0), v);
+    cpu.state
+        .set_reg(gpr(ins.op0_register()), op_size(ins, 0), v);
     Ok(())
 }
 
 pub fn movsx(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     let src = op_size(ins, 1);
     let v = cpu.read_op(ins, 1, src)?;
-    let v = if src == 1 { v as u8 as i8 as i32 as u32 } else { v as u16 as i16 as i32 as u32 };
-    cpu.state.set_reg(gpr(ins.op0_register()), op_size(ins, 0), v);
+    let v = if src == 1 {
+        v as u8 as i8 as i32 as u32
+    } else {
+        v as u16 as i16 as i32 as u32
+    };
+    cpu.state
+        .set_reg(gpr(ins.op0_register()), op_size(ins, 0), v);
     Ok(())
 }
 
@@ -48,7 +55,8 @@ pub fn lea(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
         return Err(Exception::ud().into());
     }
     let ea = effective_offset(cpu, ins);
-    cpu.state.set_reg(gpr(ins.op0_register()), op_size(ins, 0), ea);
+    cpu.state
+        .set_reg(gpr(ins.op0_register()), op_size(ins, 0), ea);
     Ok(())
 }
 
@@ -111,11 +119,16 @@ pub fn pop(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
 
 pub fn pusha(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     let size = osize(ins);
-    let sp0 = cpu.sp();
+    // The value pushed for (E)SP is the register at operand size, whatever SS.B says.
+    let sp0 = cpu.state.reg(RSP, size);
     let bottom = cpu.sp_offset((8 * size).wrapping_neg());
     cpu.seg_linear(SS, bottom, 8 * size, true)?;
     for r in 0..8 {
-        let v = if r == RSP { sp0 } else { cpu.state.reg(r, size) };
+        let v = if r == RSP {
+            sp0
+        } else {
+            cpu.state.reg(r, size)
+        };
         cpu.push(size, v)?;
     }
     Ok(())
@@ -170,10 +183,18 @@ pub fn cbw_cwde(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
 
 pub fn cwd_cdq(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     if ins.code() == Code::Cwd {
-        let v = if cpu.state.reg16(RAX) & 0x8000 != 0 { 0xFFFF } else { 0 };
+        let v = if cpu.state.reg16(RAX) & 0x8000 != 0 {
+            0xFFFF
+        } else {
+            0
+        };
         cpu.state.set_reg16(RDX, v);
     } else {
-        let v = if cpu.state.reg32(RAX) & 0x8000_0000 != 0 { u32::MAX } else { 0 };
+        let v = if cpu.state.reg32(RAX) & 0x8000_0000 != 0 {
+            u32::MAX
+        } else {
+            0
+        };
         cpu.state.set_reg32(RDX, v);
     }
     Ok(())
@@ -195,7 +216,11 @@ pub fn sahf(cpu: &mut Cpu, _: &Instruction) -> Result<()> {
 
 pub fn xlat(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     let asz = crate::interp::operand::asize(ins);
-    let bx = if asz == 2 { cpu.state.reg16(RBX) as u32 } else { cpu.state.reg32(RBX) };
+    let bx = if asz == 2 {
+        cpu.state.reg16(RBX) as u32
+    } else {
+        cpu.state.reg32(RBX)
+    };
     let off = bx.wrapping_add(cpu.state.reg8(0) as u32);
     let off = if asz == 2 { off & 0xFFFF } else { off };
     let v = cpu.read_mem(sreg(ins.memory_segment()), off, 1)?;
@@ -212,10 +237,14 @@ pub fn enter(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     let r = (|| -> Result<()> {
         let bp = cpu.state.reg(RBP, if cpu.state.stack32() { 4 } else { 2 });
         cpu.push(size, cpu.state.reg(RBP, size))?;
-        let frame = cpu.sp();
+        let frame = cpu.state.reg(RSP, size);
         let mut bp_walk = bp;
         for _ in 1..level {
-            bp_walk = if cpu.state.stack32() { bp_walk.wrapping_sub(size) } else { bp_walk.wrapping_sub(size) & 0xFFFF };
+            bp_walk = if cpu.state.stack32() {
+                bp_walk.wrapping_sub(size)
+            } else {
+                bp_walk.wrapping_sub(size) & 0xFFFF
+            };
             let v = cpu.read_mem(SS, bp_walk, size)?;
             cpu.push(size, v)?;
         }
@@ -238,7 +267,11 @@ pub fn enter(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
 
 pub fn leave(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     let size = osize(ins);
-    let bp = if cpu.state.stack32() { cpu.state.reg32(RBP) } else { cpu.state.reg16(RBP) as u32 };
+    let bp = if cpu.state.stack32() {
+        cpu.state.reg32(RBP)
+    } else {
+        cpu.state.reg16(RBP) as u32
+    };
     let v = cpu.read_mem(SS, bp, size)?;
     cpu.set_sp(bp);
     cpu.set_sp(cpu.sp_offset(size));
@@ -255,7 +288,11 @@ pub fn mov_sreg(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
         }
         let v = cpu.read_op(ins, 1, 2)?;
         let r = cpu.load_segment(seg, v as u16);
-        return if seg == SS { r.and(Err(Fault::EndBlock)) } else { r };
+        return if seg == SS {
+            r.and(Err(Fault::EndBlock))
+        } else {
+            r
+        };
     }
     let v = cpu.state.seg[sreg(ins.op1_register())].selector as u32;
     match loc(cpu, ins, 0) {
@@ -299,7 +336,13 @@ pub fn bound(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     let idx = cpu.state.reg(gpr(ins.op0_register()), size);
     let lo = cpu.read_mem(seg, off, size)?;
     let hi = cpu.read_mem(seg, off.wrapping_add(size), size)?;
-    let sx = |v: u32| if size == 2 { v as u16 as i16 as i32 } else { v as i32 };
+    let sx = |v: u32| {
+        if size == 2 {
+            v as u16 as i16 as i32
+        } else {
+            v as i32
+        }
+    };
     if sx(idx) < sx(lo) || sx(idx) > sx(hi) {
         return Err(Exception::new(crate::exception::vector::BR).into());
     }

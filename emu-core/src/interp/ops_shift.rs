@@ -40,13 +40,21 @@ pub fn shift(f: &LazyFlags, m: Mnemonic, a: u32, count: u32, size: u32) -> Optio
         }
         Mnemonic::Rol => {
             let c = count % bits;
-            let r = if c == 0 { a } else { ((a << c) | (a >> (bits - c))) & mask };
+            let r = if c == 0 {
+                a
+            } else {
+                ((a << c) | (a >> (bits - c))) & mask
+            };
             let cf = r & 1;
             (r, cf, msb(r) ^ cf)
         }
         Mnemonic::Ror => {
             let c = count % bits;
-            let r = if c == 0 { a } else { ((a >> c) | (a << (bits - c))) & mask };
+            let r = if c == 0 {
+                a
+            } else {
+                ((a >> c) | (a << (bits - c))) & mask
+            };
             let cf = msb(r);
             (r, cf, msb(r) ^ ((r >> (bits - 2)) & 1))
         }
@@ -80,7 +88,10 @@ pub fn shift(f: &LazyFlags, m: Mnemonic, a: u32, count: u32, size: u32) -> Optio
     };
     let mut flags = keep | if cf != 0 { CF } else { 0 } | if of != 0 { OF } else { 0 };
     // Rotates change only CF and OF; shifts also set SF, ZF, PF (AF undefined: cleared).
-    if matches!(m, Mnemonic::Shl | Mnemonic::Sal | Mnemonic::Shr | Mnemonic::Sar) {
+    if matches!(
+        m,
+        Mnemonic::Shl | Mnemonic::Sal | Mnemonic::Shr | Mnemonic::Sar
+    ) {
         flags = (flags & !(crate::cpu::flags::ARITH & !(CF | OF))) | szp(r, size);
     }
     Some((r, flags))
@@ -109,7 +120,14 @@ pub fn shift_rotate(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
 }
 
 /// SHLD/SHRD: result and flags; `None` for a zero count.
-pub fn double_shift(f: &LazyFlags, left: bool, dst: u32, src: u32, count: u32, size: u32) -> Option<(u32, u32)> {
+pub fn double_shift(
+    f: &LazyFlags,
+    left: bool,
+    dst: u32,
+    src: u32,
+    count: u32,
+    size: u32,
+) -> Option<(u32, u32)> {
     let count = count & 0x1F;
     if count == 0 {
         return None;
@@ -195,7 +213,17 @@ mod tests {
     #[test]
     fn shld_shrd_values() {
         let f = LazyFlags::default();
-        assert_eq!(double_shift(&f, true, 0x1234_5678, 0x9ABC_DEF0, 8, 4).unwrap().0, 0x3456_789A);
-        assert_eq!(double_shift(&f, false, 0x1234_5678, 0x9ABC_DEF0, 8, 4).unwrap().0, 0xF012_3456);
+        assert_eq!(
+            double_shift(&f, true, 0x1234_5678, 0x9ABC_DEF0, 8, 4)
+                .unwrap()
+                .0,
+            0x3456_789A
+        );
+        assert_eq!(
+            double_shift(&f, false, 0x1234_5678, 0x9ABC_DEF0, 8, 4)
+                .unwrap()
+                .0,
+            0xF012_3456
+        );
     }
 }

@@ -28,10 +28,18 @@ struct Regs {
 
 impl Regs {
     fn get(&self, cpu: &Cpu, r: usize) -> u32 {
-        if self.wide { cpu.state.reg32(r) } else { cpu.state.reg16(r) as u32 }
+        if self.wide {
+            cpu.state.reg32(r)
+        } else {
+            cpu.state.reg16(r) as u32
+        }
     }
     fn set(&self, cpu: &mut Cpu, r: usize, v: u32) {
-        if self.wide { cpu.state.set_reg32(r, v) } else { cpu.state.set_reg16(r, v as u16) }
+        if self.wide {
+            cpu.state.set_reg32(r, v)
+        } else {
+            cpu.state.set_reg16(r, v as u16)
+        }
     }
     fn step(&self, cpu: &mut Cpu, r: usize, delta: u32) {
         let v = self.get(cpu, r).wrapping_add(delta);
@@ -42,12 +50,34 @@ impl Regs {
 pub fn string(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     let m = ins.mnemonic();
     let size = elem_size(m);
-    let regs = Regs { wide: asize(ins) == 4 };
-    let delta = if cpu.state.lazy.eflags_raw() & DF != 0 { size.wrapping_neg() } else { size };
+    let regs = Regs {
+        wide: asize(ins) == 4,
+    };
+    let delta = if cpu.state.lazy.eflags_raw() & DF != 0 {
+        size.wrapping_neg()
+    } else {
+        size
+    };
     let rep = ins.has_rep_prefix() || ins.has_repne_prefix();
-    let compares = matches!(m, Mnemonic::Cmpsb | Mnemonic::Cmpsw | Mnemonic::Cmpsd | Mnemonic::Scasb | Mnemonic::Scasw | Mnemonic::Scasd);
+    let compares = matches!(
+        m,
+        Mnemonic::Cmpsb
+            | Mnemonic::Cmpsw
+            | Mnemonic::Cmpsd
+            | Mnemonic::Scasb
+            | Mnemonic::Scasw
+            | Mnemonic::Scasd
+    );
     let src_seg = sreg(ins.memory_segment());
-    if matches!(m, Mnemonic::Insb | Mnemonic::Insw | Mnemonic::Insd | Mnemonic::Outsb | Mnemonic::Outsw | Mnemonic::Outsd) {
+    if matches!(
+        m,
+        Mnemonic::Insb
+            | Mnemonic::Insw
+            | Mnemonic::Insd
+            | Mnemonic::Outsb
+            | Mnemonic::Outsw
+            | Mnemonic::Outsd
+    ) {
         let port = cpu.state.reg16(RDX);
         cpu.check_io_permission(port, size)?;
     }

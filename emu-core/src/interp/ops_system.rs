@@ -59,7 +59,10 @@ impl Cpu {
             return Ok(());
         }
         let tr = self.state.tr;
-        let tss32 = matches!(tr.system_type(), system_type::TSS32_AVAILABLE | system_type::TSS32_BUSY);
+        let tss32 = matches!(
+            tr.system_type(),
+            system_type::TSS32_AVAILABLE | system_type::TSS32_BUSY
+        );
         if !tss32 || tr.limit < 0x67 {
             return Err(Exception::gp0().into());
         }
@@ -107,10 +110,29 @@ pub fn out(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
 pub fn cpuid(cpu: &mut Cpu, _: &Instruction) -> Result<()> {
     let leaf = cpu.state.reg32(RAX);
     let (a, b, c, d) = match leaf {
-        0 => (2, u32::from_le_bytes(*b"Genu"), u32::from_le_bytes(*b"ntel"), u32::from_le_bytes(*b"ineI")),
+        0 => (
+            2,
+            u32::from_le_bytes(*b"Genu"),
+            u32::from_le_bytes(*b"ntel"),
+            u32::from_le_bytes(*b"ineI"),
+        ),
         1 => {
             use feature::*;
-            let edx = FPU | VME | DE | PSE | TSC | MSR | PAE | CX8 | APIC | SEP | MTRR | PGE | CMOV | PAT | FXSR;
+            let edx = FPU
+                | VME
+                | DE
+                | PSE
+                | TSC
+                | MSR
+                | PAE
+                | CX8
+                | APIC
+                | SEP
+                | MTRR
+                | PGE
+                | CMOV
+                | PAT
+                | FXSR;
             (SIGNATURE, 0, 0, edx)
         }
         // Leaf 2: cache descriptors of a Pentium II (16K L1 I/D, 512K L2, TLBs).
@@ -244,7 +266,16 @@ impl Cpu {
                 self.tlb.flush_nonglobal();
             }
             4 => {
-                let supported = CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_MCE | CR4_PGE | CR4_PCE | CR4_OSFXSR;
+                let supported = CR4_VME
+                    | CR4_PVI
+                    | CR4_TSD
+                    | CR4_DE
+                    | CR4_PSE
+                    | CR4_PAE
+                    | CR4_MCE
+                    | CR4_PGE
+                    | CR4_PCE
+                    | CR4_OSFXSR;
                 if v & !supported != 0 {
                     return Err(Exception::gp0().into());
                 }
@@ -262,7 +293,11 @@ impl Cpu {
 
 pub fn mov_dr(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     require_cpl0(cpu)?;
-    let (dst_is_dr, n) = if ins.op0_register().is_dr() { (true, ins.op0_register().number()) } else { (false, ins.op1_register().number()) };
+    let (dst_is_dr, n) = if ins.op0_register().is_dr() {
+        (true, ins.op0_register().number())
+    } else {
+        (false, ins.op1_register().number())
+    };
     // DR4/DR5 alias DR6/DR7 unless CR4.DE, where they are #UD.
     let n = match n {
         4 | 5 if cpu.state.cr4 & CR4_DE != 0 => return Err(Exception::ud().into()),
@@ -286,13 +321,18 @@ pub fn mov_dr(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
 /// LGDT/LIDT: with 16-bit operand size only 24 bits of base are used.
 pub fn lgdt_lidt(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     require_cpl0(cpu)?;
-    let Loc::Mem { seg, off } = mem_loc(cpu, ins) else { return Err(Exception::ud().into()) };
+    let Loc::Mem { seg, off } = mem_loc(cpu, ins) else {
+        return Err(Exception::ud().into());
+    };
     let limit = cpu.read_mem(seg, off, 2)?;
     let mut base = cpu.read_mem(seg, off.wrapping_add(2), 4)?;
     if crate::interp::operand::osize(ins) == 2 {
         base &= 0x00FF_FFFF;
     }
-    let t = crate::cpu::segment::DescriptorTable { base: base as u64, limit };
+    let t = crate::cpu::segment::DescriptorTable {
+        base: base as u64,
+        limit,
+    };
     if ins.mnemonic() == Mnemonic::Lgdt {
         cpu.state.gdtr = t;
     } else {
@@ -302,8 +342,14 @@ pub fn lgdt_lidt(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
 }
 
 pub fn sgdt_sidt(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
-    let Loc::Mem { seg, off } = mem_loc(cpu, ins) else { return Err(Exception::ud().into()) };
-    let t = if ins.mnemonic() == Mnemonic::Sgdt { cpu.state.gdtr } else { cpu.state.idtr };
+    let Loc::Mem { seg, off } = mem_loc(cpu, ins) else {
+        return Err(Exception::ud().into());
+    };
+    let t = if ins.mnemonic() == Mnemonic::Sgdt {
+        cpu.state.gdtr
+    } else {
+        cpu.state.idtr
+    };
     let mut base = t.base as u32;
     if crate::interp::operand::osize(ins) == 2 {
         // A 16-bit SGDT stores 0xFF in the top byte on 286-compatible parts; the P6 stores
@@ -327,7 +373,10 @@ pub fn lldt(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     require_cpl0(cpu)?;
     let sel = cpu.read_op(ins, 0, 2)? as u16;
     if sel & 0xFFFC == 0 {
-        cpu.state.ldtr = SegmentCache { selector: sel, ..SegmentCache::default() };
+        cpu.state.ldtr = SegmentCache {
+            selector: sel,
+            ..SegmentCache::default()
+        };
         return Ok(());
     }
     if sel & 4 != 0 {
@@ -355,7 +404,9 @@ pub fn ltr(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     let raw = cpu.read_descriptor(sel)?;
     let d = SegmentCache::from_descriptor(sel, raw);
     let t = d.system_type();
-    if d.is_code_or_data() || !(t == system_type::TSS16_AVAILABLE || t == system_type::TSS32_AVAILABLE) {
+    if d.is_code_or_data()
+        || !(t == system_type::TSS16_AVAILABLE || t == system_type::TSS32_AVAILABLE)
+    {
         return Err(Exception::gp(selector_error(sel)).into());
     }
     if !d.present() {
@@ -373,7 +424,11 @@ pub fn ltr(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
 
 pub fn sldt_str(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     require_pmode(cpu)?;
-    let v = if ins.mnemonic() == Mnemonic::Sldt { cpu.state.ldtr.selector } else { cpu.state.tr.selector } as u32;
+    let v = if ins.mnemonic() == Mnemonic::Sldt {
+        cpu.state.ldtr.selector
+    } else {
+        cpu.state.tr.selector
+    } as u32;
     match loc(cpu, ins, 0) {
         Loc::Reg(r) => {
             cpu.state.set_reg(r, op_size(ins, 0), v);
@@ -412,7 +467,9 @@ pub fn clts(cpu: &mut Cpu, _: &Instruction) -> Result<()> {
 
 pub fn invlpg(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     require_cpl0(cpu)?;
-    let Loc::Mem { seg, off } = mem_loc(cpu, ins) else { return Err(Exception::ud().into()) };
+    let Loc::Mem { seg, off } = mem_loc(cpu, ins) else {
+        return Err(Exception::ud().into());
+    };
     let lin = (cpu.state.seg[seg].base as u32).wrapping_add(off);
     cpu.tlb.flush_page(lin);
     Ok(())
@@ -428,7 +485,9 @@ pub fn sysenter(cpu: &mut Cpu, _: &Instruction) -> Result<()> {
     if !cpu.state.protected_mode() || cs_sel & 0xFFFC == 0 {
         return Err(Exception::gp0().into());
     }
-    cpu.state.lazy.set_bits(VM | IF | crate::cpu::flags::RF, false);
+    cpu.state
+        .lazy
+        .set_bits(VM | IF | crate::cpu::flags::RF, false);
     cpu.state.seg[CS] = flat_segment(cs_sel & 0xFFFC, 0x9B);
     cpu.state.seg[SS] = flat_segment((cs_sel & 0xFFFC) + 8, 0x93);
     cpu.state.cpl = 0;
@@ -465,16 +524,23 @@ fn flat_segment(selector: u16, access: u16) -> SegmentCache {
 pub fn descriptor_probe(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     require_pmode(cpu)?;
     let m = ins.mnemonic();
-    let src = if matches!(m, Mnemonic::Verr | Mnemonic::Verw) { 0 } else { 1 };
+    let src = if matches!(m, Mnemonic::Verr | Mnemonic::Verw) {
+        0
+    } else {
+        1
+    };
     let sel = cpu.read_op(ins, src, 2)? as u16;
     let d = if sel & 0xFFFC == 0 {
         None
     } else {
-        cpu.read_descriptor(sel).ok().map(|raw| (raw, SegmentCache::from_descriptor(sel, raw)))
+        cpu.read_descriptor(sel)
+            .ok()
+            .map(|raw| (raw, SegmentCache::from_descriptor(sel, raw)))
     };
     let ok = d.filter(|(_, s)| {
         let rpl = (sel & 3) as u8;
-        let priv_ok = (s.is_code() && s.is_conforming()) || (s.dpl() >= cpu.state.cpl && s.dpl() >= rpl);
+        let priv_ok =
+            (s.is_code() && s.is_conforming()) || (s.dpl() >= cpu.state.cpl && s.dpl() >= rpl);
         let type_ok = if s.is_code_or_data() {
             match m {
                 Mnemonic::Verr => s.readable(),

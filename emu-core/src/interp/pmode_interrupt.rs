@@ -25,7 +25,9 @@ impl Cpu {
         }
         let at = (self.state.idtr.base as u32).wrapping_add(off);
         let lo = self.read_lin_sys(at, 4).map_err(fault_exc)?;
-        let hi = self.read_lin_sys(at.wrapping_add(4), 4).map_err(fault_exc)?;
+        let hi = self
+            .read_lin_sys(at.wrapping_add(4), 4)
+            .map_err(fault_exc)?;
         let gate_type = ((hi >> 8) & 0x1F) as u8;
         let gate_dpl = ((hi >> 13) & 3) as u8;
         let present = hi & (1 << 15) != 0;
@@ -57,7 +59,11 @@ impl Cpu {
         if gate_type == system_type::TASK_GATE {
             return self.task_switch_via_gate(selector, error_code, return_eip);
         }
-        let offset = if gate_type & 8 != 0 { (lo & 0xFFFF) | (hi & 0xFFFF_0000) } else { lo & 0xFFFF };
+        let offset = if gate_type & 8 != 0 {
+            (lo & 0xFFFF) | (hi & 0xFFFF_0000)
+        } else {
+            lo & 0xFFFF
+        };
         let gate32 = gate_type & 8 != 0;
         let trap = gate_type & 1 != 0;
 
@@ -66,7 +72,9 @@ impl Cpu {
             return Err(Exception::gp(ext as u32));
         }
         let ext_bit = ext as u32;
-        let raw = self.read_descriptor(selector).map_err(|_| Exception::gp(selector_error(selector) | ext_bit))?;
+        let raw = self
+            .read_descriptor(selector)
+            .map_err(|_| Exception::gp(selector_error(selector) | ext_bit))?;
         let target = SegmentCache::from_descriptor(selector, raw);
         // A gate never leads to a less privileged segment.
         if !target.is_code() || target.dpl() > self.state.cpl {
@@ -80,7 +88,11 @@ impl Cpu {
         let old_ss = self.state.seg[SS].selector as u32;
         let old_esp = self.state.reg32(crate::cpu::state::RSP);
         let from_v86 = old_flags & VM != 0;
-        let new_cpl = if target.is_conforming() { self.state.cpl } else { target.dpl() };
+        let new_cpl = if target.is_conforming() {
+            self.state.cpl
+        } else {
+            target.dpl()
+        };
         let size = if gate32 { 4 } else { 2 };
 
         if from_v86 && new_cpl != 0 {
@@ -119,7 +131,10 @@ impl Cpu {
             }
             if from_v86 {
                 for s in [GS, FS, DS, ES] {
-                    self.state.seg[s] = SegmentCache { attr: 0, ..SegmentCache::default() };
+                    self.state.seg[s] = SegmentCache {
+                        attr: 0,
+                        ..SegmentCache::default()
+                    };
                 }
             }
         } else {
@@ -168,19 +183,35 @@ impl Cpu {
     /// SS:ESP for privilege level `cpl` from the current TSS (SDM Vol. 3, 7.2.1).
     pub fn tss_stack(&mut self, cpl: u8) -> Result<(u16, u32), Exception> {
         let tr = self.state.tr;
-        let tss32 = matches!(tr.system_type(), system_type::TSS32_BUSY | system_type::TSS32_AVAILABLE);
-        let (off, width) = if tss32 { (4 + cpl as u32 * 8, 4) } else { (2 + cpl as u32 * 4, 2) };
+        let tss32 = matches!(
+            tr.system_type(),
+            system_type::TSS32_BUSY | system_type::TSS32_AVAILABLE
+        );
+        let (off, width) = if tss32 {
+            (4 + cpl as u32 * 8, 4)
+        } else {
+            (2 + cpl as u32 * 4, 2)
+        };
         if off + width * 2 - 1 > tr.limit || tr.attr & ATTR_P == 0 {
             return Err(Exception::ts(selector_error(tr.selector)));
         }
         let base = tr.base as u32;
-        let esp = self.read_lin_sys(base.wrapping_add(off), width).map_err(fault_exc)?;
-        let ss = self.read_lin_sys(base.wrapping_add(off + width), 2).map_err(fault_exc)?;
+        let esp = self
+            .read_lin_sys(base.wrapping_add(off), width)
+            .map_err(fault_exc)?;
+        let ss = self
+            .read_lin_sys(base.wrapping_add(off + width), 2)
+            .map_err(fault_exc)?;
         Ok((ss as u16, esp))
     }
 
     /// Checks and loads the stack segment for an inner-privilege transfer (#TS on failure).
-    pub fn load_stack_for_cpl(&mut self, sel: u16, cpl: u8, ext: u32) -> Result<SegmentCache, Exception> {
+    pub fn load_stack_for_cpl(
+        &mut self,
+        sel: u16,
+        cpl: u8,
+        ext: u32,
+    ) -> Result<SegmentCache, Exception> {
         let ts = Exception::ts(selector_error(sel) | ext);
         if sel & 0xFFFC == 0 || (sel & 3) as u8 != cpl {
             return Err(ts);

@@ -17,7 +17,9 @@ impl Cpu {
         }
         let at = base.wrapping_add(off);
         let lo = self.read_lin_sys(at, 4).map_err(fault_exc)? as u64;
-        let hi = self.read_lin_sys(at.wrapping_add(4), 4).map_err(fault_exc)? as u64;
+        let hi = self
+            .read_lin_sys(at.wrapping_add(4), 4)
+            .map_err(fault_exc)? as u64;
         Ok(lo | (hi << 32))
     }
 
@@ -71,7 +73,10 @@ impl Cpu {
                 return Err(Exception::gp0().into());
             }
             // A null selector loads an unusable segment; using it faults later.
-            self.state.seg[seg] = SegmentCache { selector: sel, ..SegmentCache::default() };
+            self.state.seg[seg] = SegmentCache {
+                selector: sel,
+                ..SegmentCache::default()
+            };
             return Ok(());
         }
         let raw = self.read_descriptor(sel)?;
@@ -109,7 +114,12 @@ impl Cpu {
     /// After a return to an outer privilege level, data segments the new CPL may not use
     /// are nulled (SDM Vol. 2, RET/IRET pseudo-code).
     pub fn null_inaccessible_segments(&mut self) {
-        for seg in [crate::cpu::state::ES, crate::cpu::state::DS, crate::cpu::state::FS, crate::cpu::state::GS] {
+        for seg in [
+            crate::cpu::state::ES,
+            crate::cpu::state::DS,
+            crate::cpu::state::FS,
+            crate::cpu::state::GS,
+        ] {
             let s = &self.state.seg[seg];
             let data_or_nc = !s.is_code() || !s.is_conforming();
             if data_or_nc && s.dpl() < self.state.cpl {
@@ -119,7 +129,10 @@ impl Cpu {
     }
 
     /// Checks and decodes a code segment for a direct far JMP/CALL/RET/IRET target.
-    pub fn code_descriptor(&mut self, sel: u16) -> core::result::Result<(SegmentCache, u64), Exception> {
+    pub fn code_descriptor(
+        &mut self,
+        sel: u16,
+    ) -> core::result::Result<(SegmentCache, u64), Exception> {
         if sel & 0xFFFC == 0 {
             return Err(Exception::gp0());
         }

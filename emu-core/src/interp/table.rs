@@ -10,12 +10,18 @@ use crate::interp::{ops_shift as shift, ops_string as string, ops_system as sys}
 pub fn handler_for(ins: &Instruction) -> Handler {
     // Specialised forms first.
     match ins.code() {
-        Code::Mov_r32_rm32 | Code::Mov_rm32_r32 if ins.op0_kind() == OpKind::Register && ins.op1_kind() == OpKind::Register => {
+        Code::Mov_r32_rm32 | Code::Mov_rm32_r32
+            if ins.op0_kind() == OpKind::Register && ins.op1_kind() == OpKind::Register =>
+        {
             return data::mov_r32_r32
         }
         Code::Mov_r32_imm32 => return data::mov_r32_imm,
-        Code::Add_rm32_imm8 | Code::Add_rm32_imm32 if ins.op0_kind() == OpKind::Register => return alu::add_r32_imm,
-        Code::Cmp_r32_rm32 | Code::Cmp_rm32_r32 if ins.op1_kind() == OpKind::Register && ins.op0_kind() == OpKind::Register => {
+        Code::Add_rm32_imm8 | Code::Add_rm32_imm32 if ins.op0_kind() == OpKind::Register => {
+            return alu::add_r32_imm
+        }
+        Code::Cmp_r32_rm32 | Code::Cmp_rm32_r32
+            if ins.op1_kind() == OpKind::Register && ins.op0_kind() == OpKind::Register =>
+        {
             return alu::cmp_r32_r32
         }
         Code::Jmp_m1616 | Code::Jmp_m1632 => return ctl::jmp,
@@ -45,7 +51,9 @@ pub fn handler_for(ins: &Instruction) -> Handler {
         M::Cmpxchg => alu::cmpxchg,
         M::Cmpxchg8b => alu::cmpxchg8b,
 
-        M::Rol | M::Ror | M::Rcl | M::Rcr | M::Shl | M::Sal | M::Shr | M::Sar => shift::shift_rotate,
+        M::Rol | M::Ror | M::Rcl | M::Rcr | M::Shl | M::Sal | M::Shr | M::Sar => {
+            shift::shift_rotate
+        }
         M::Shld | M::Shrd => shift::shld_shrd,
 
         M::Bt | M::Bts | M::Btr | M::Btc => bit::bit_test,
@@ -61,10 +69,38 @@ pub fn handler_for(ins: &Instruction) -> Handler {
         M::Cmc => bit::cmc,
         M::Cld => bit::cld,
         M::Std => bit::std,
-        M::Seto | M::Setno | M::Setb | M::Setae | M::Sete | M::Setne | M::Setbe | M::Seta | M::Sets | M::Setns
-        | M::Setp | M::Setnp | M::Setl | M::Setge | M::Setle | M::Setg => bit::setcc,
-        M::Cmovo | M::Cmovno | M::Cmovb | M::Cmovae | M::Cmove | M::Cmovne | M::Cmovbe | M::Cmova | M::Cmovs
-        | M::Cmovns | M::Cmovp | M::Cmovnp | M::Cmovl | M::Cmovge | M::Cmovle | M::Cmovg => bit::cmovcc,
+        M::Seto
+        | M::Setno
+        | M::Setb
+        | M::Setae
+        | M::Sete
+        | M::Setne
+        | M::Setbe
+        | M::Seta
+        | M::Sets
+        | M::Setns
+        | M::Setp
+        | M::Setnp
+        | M::Setl
+        | M::Setge
+        | M::Setle
+        | M::Setg => bit::setcc,
+        M::Cmovo
+        | M::Cmovno
+        | M::Cmovb
+        | M::Cmovae
+        | M::Cmove
+        | M::Cmovne
+        | M::Cmovbe
+        | M::Cmova
+        | M::Cmovs
+        | M::Cmovns
+        | M::Cmovp
+        | M::Cmovnp
+        | M::Cmovl
+        | M::Cmovge
+        | M::Cmovle
+        | M::Cmovg => bit::cmovcc,
 
         M::Mov => match (ins.op0_kind(), ins.op1_kind()) {
             (OpKind::Register, _) if ins.op0_register().is_segment_register() => data::mov_sreg,
@@ -98,8 +134,22 @@ pub fn handler_for(ins: &Instruction) -> Handler {
         M::Lds | M::Les | M::Lfs | M::Lgs | M::Lss => data::load_far_pointer,
         M::Bound => data::bound,
 
-        M::Jo | M::Jno | M::Jb | M::Jae | M::Je | M::Jne | M::Jbe | M::Ja | M::Js | M::Jns | M::Jp | M::Jnp | M::Jl
-        | M::Jge | M::Jle | M::Jg => ctl::jcc,
+        M::Jo
+        | M::Jno
+        | M::Jb
+        | M::Jae
+        | M::Je
+        | M::Jne
+        | M::Jbe
+        | M::Ja
+        | M::Js
+        | M::Jns
+        | M::Jp
+        | M::Jnp
+        | M::Jl
+        | M::Jge
+        | M::Jle
+        | M::Jg => ctl::jcc,
         M::Jmp => ctl::jmp,
         M::Call => ctl::call,
         M::Ret => ctl::ret,
@@ -111,9 +161,27 @@ pub fn handler_for(ins: &Instruction) -> Handler {
         M::Int1 => ctl::int1,
         M::Into => ctl::into,
 
-        M::Movsb | M::Movsw | M::Movsd | M::Stosb | M::Stosw | M::Stosd | M::Lodsb | M::Lodsw | M::Lodsd
-        | M::Cmpsb | M::Cmpsw | M::Cmpsd | M::Scasb | M::Scasw | M::Scasd | M::Insb | M::Insw | M::Insd
-        | M::Outsb | M::Outsw | M::Outsd => string::string,
+        M::Movsb
+        | M::Movsw
+        | M::Movsd
+        | M::Stosb
+        | M::Stosw
+        | M::Stosd
+        | M::Lodsb
+        | M::Lodsw
+        | M::Lodsd
+        | M::Cmpsb
+        | M::Cmpsw
+        | M::Cmpsd
+        | M::Scasb
+        | M::Scasw
+        | M::Scasd
+        | M::Insb
+        | M::Insw
+        | M::Insd
+        | M::Outsb
+        | M::Outsw
+        | M::Outsd => string::string,
 
         M::Cli => sys::cli,
         M::Sti => sys::sti,

@@ -9,7 +9,9 @@ pub struct HostMemory {
 
 impl HostMemory {
     pub fn new(len: usize) -> std::io::Result<Self> {
-        Ok(HostMemory { map: MmapMut::map_anon(len.max(1))? })
+        Ok(HostMemory {
+            map: MmapMut::map_anon(len.max(1))?,
+        })
     }
 
     pub fn len(&self) -> usize {

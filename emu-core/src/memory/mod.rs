@@ -57,14 +57,20 @@ impl PhysicalMemory {
         for (page, slot) in low_map.iter_mut().enumerate().take(0xA0) {
             let addr = page as u64 * PAGE_SIZE;
             if addr < ram_size {
-                *slot = PageTarget::Host { offset: addr as usize, writable: true };
+                *slot = PageTarget::Host {
+                    offset: addr as usize,
+                    writable: true,
+                };
             }
         }
         let isa_rom = rom_size.min(128 * 1024);
         let isa_first = (0x10_0000 - isa_rom) / PAGE_SIZE as usize;
         for page in isa_first..LOW_PAGES {
             let in_rom = rom_size - isa_rom + (page - isa_first) * PAGE_SIZE as usize;
-            low_map[page] = PageTarget::Host { offset: ram_pages + in_rom, writable: false };
+            low_map[page] = PageTarget::Host {
+                offset: ram_pages + in_rom,
+                writable: false,
+            };
         }
         let total_pages = host.len() / PAGE_SIZE as usize;
         Ok(PhysicalMemory {
@@ -90,8 +96,10 @@ impl PhysicalMemory {
         for page in 0..LOW_PAGES as u64 {
             let a = page * PAGE_SIZE;
             if a >= base && a < base + len {
-                self.low_map[page as usize] =
-                    PageTarget::Mmio { region: self.mmio.len() - 1, offset: a - base };
+                self.low_map[page as usize] = PageTarget::Mmio {
+                    region: self.mmio.len() - 1,
+                    offset: a - base,
+                };
             }
         }
     }
@@ -109,7 +117,10 @@ impl PhysicalMemory {
         }
         for (i, r) in self.mmio.iter().enumerate() {
             if page >= r.base && page < r.base + r.len {
-                return PageTarget::Mmio { region: i, offset: page - r.base };
+                return PageTarget::Mmio {
+                    region: i,
+                    offset: page - r.base,
+                };
             }
         }
         let rom_base = (1u64 << 32) - self.rom_size as u64;
@@ -120,7 +131,10 @@ impl PhysicalMemory {
             };
         }
         if page < self.ram_size {
-            return PageTarget::Host { offset: page as usize, writable: true };
+            return PageTarget::Host {
+                offset: page as usize,
+                writable: true,
+            };
         }
         PageTarget::Unmapped
     }
@@ -142,12 +156,18 @@ impl PhysicalMemory {
     /// Writes `size` (1..=8) bytes that do not cross a page.
     pub fn write_in_page(&mut self, phys: u64, size: u8, value: u64) {
         match self.page_target(phys) {
-            PageTarget::Host { offset, writable: true } => {
+            PageTarget::Host {
+                offset,
+                writable: true,
+            } => {
                 let at = offset + (phys & !PAGE_MASK) as usize;
                 self.note_host_write(at);
                 self.host.write(at, size, value);
             }
-            PageTarget::Host { writable: false, .. } | PageTarget::Unmapped => {}
+            PageTarget::Host {
+                writable: false, ..
+            }
+            | PageTarget::Unmapped => {}
             PageTarget::Mmio { region, offset } => {
                 let r = &mut self.mmio[region];
                 r.device.write(offset + (phys & !PAGE_MASK), size, value);

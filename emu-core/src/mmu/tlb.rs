@@ -19,8 +19,13 @@ pub struct TlbEntry {
 }
 
 impl TlbEntry {
-    pub const EMPTY: TlbEntry =
-        TlbEntry { read_tag: INVALID_TAG, write_tag: INVALID_TAG, host: 0, global: 0, _pad: 0 };
+    pub const EMPTY: TlbEntry = TlbEntry {
+        read_tag: INVALID_TAG,
+        write_tag: INVALID_TAG,
+        host: 0,
+        global: 0,
+        _pad: 0,
+    };
 }
 
 /// Index 0: supervisor (CPL 0-2); index 1: user (CPL 3).
@@ -35,7 +40,12 @@ pub struct Tlb {
 
 impl Default for Tlb {
     fn default() -> Self {
-        Tlb { sets: [[TlbEntry::EMPTY; TLB_ENTRIES]; 2], hits: 0, misses: 0, flushes: 0 }
+        Tlb {
+            sets: [[TlbEntry::EMPTY; TLB_ENTRIES]; 2],
+            hits: 0,
+            misses: 0,
+            flushes: 0,
+        }
     }
 }
 

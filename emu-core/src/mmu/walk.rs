@@ -124,7 +124,11 @@ pub fn walk(
     if access.user && !user_ok {
         return Err(err | PF_PRESENT);
     }
-    let may_write = if access.user { write_ok } else { write_ok || cr0 & CR0_WP == 0 };
+    let may_write = if access.user {
+        write_ok
+    } else {
+        write_ok || cr0 & CR0_WP == 0
+    };
     if access.write && !may_write {
         return Err(err | PF_PRESENT);
     }
@@ -144,7 +148,11 @@ pub fn walk(
         }
     }
     let dirty = access.write || leaf & D != 0;
-    let frame_mask = if page_bits == 12 { 0x000F_FFFF_FFFF_F000 } else { 0x000F_FFFF_FFFF_F000 & !((1u64 << page_bits) - 1) };
+    let frame_mask = if page_bits == 12 {
+        0x000F_FFFF_FFFF_F000
+    } else {
+        0x000F_FFFF_FFFF_F000 & !((1u64 << page_bits) - 1)
+    };
     let phys = (leaf & frame_mask) | (lin as u64 & ((1u64 << page_bits) - 1));
     Ok(PageWalk {
         phys,
@@ -169,11 +177,31 @@ mod tests {
         let mut m = mem();
         m.write_u32(0x1000 + 4 * 1, 0x2000 | 7); // PDE for 0x0040_0000
         m.write_u32(0x2000 + 4 * 5, 0x0003_0000 | 7); // PTE for 0x0040_5000
-        let r = walk(&mut m, CR0, 0x1000, 0, 0x0040_5123, Access { write: false, user: true });
+        let r = walk(
+            &mut m,
+            CR0,
+            0x1000,
+            0,
+            0x0040_5123,
+            Access {
+                write: false,
+                user: true,
+            },
+        );
         assert_eq!(r.unwrap().phys, 0x0003_0123);
         assert!(!r.unwrap().write_fast);
         assert_eq!(m.read_u32(0x2000 + 20) & 0x60, 0x20);
-        let w = walk(&mut m, CR0, 0x1000, 0, 0x0040_5123, Access { write: true, user: true });
+        let w = walk(
+            &mut m,
+            CR0,
+            0x1000,
+            0,
+            0x0040_5123,
+            Access {
+                write: true,
+                user: true,
+            },
+        );
         assert!(w.unwrap().write_fast);
         assert_eq!(m.read_u32(0x2000 + 20) & 0x60, 0x60);
         assert_eq!(m.read_u32(0x1000 + 4) & 0x60, 0x20, "PDE gets A, never D");
@@ -182,15 +210,30 @@ mod tests {
     #[test]
     fn fault_codes() {
         let mut m = mem();
-        let user_read = Access { write: false, user: true };
-        let user_write = Access { write: true, user: true };
-        let sup_write = Access { write: true, user: false };
+        let user_read = Access {
+            write: false,
+            user: true,
+        };
+        let user_write = Access {
+            write: true,
+            user: true,
+        };
+        let sup_write = Access {
+            write: true,
+            user: false,
+        };
         // Not present PDE.
-        assert_eq!(walk(&mut m, CR0, 0x1000, 0, 0x1000, user_write), Err(PF_WRITE | PF_USER));
+        assert_eq!(
+            walk(&mut m, CR0, 0x1000, 0, 0x1000, user_write),
+            Err(PF_WRITE | PF_USER)
+        );
         // Supervisor-only, read-only page.
         m.write_u32(0x1000, 0x2000 | 7);
         m.write_u32(0x2000, 0x5000 | 1);
-        assert_eq!(walk(&mut m, CR0, 0x1000, 0, 0x0, user_read), Err(PF_PRESENT | PF_USER));
+        assert_eq!(
+            walk(&mut m, CR0, 0x1000, 0, 0x0, user_read),
+            Err(PF_PRESENT | PF_USER)
+        );
         // Ring 0 may write a read-only page unless CR0.WP.
         assert!(walk(&mut m, CR0, 0x1000, 0, 0x0, sup_write).is_ok());
         assert_eq!(
@@ -204,7 +247,10 @@ mod tests {
         let mut m = mem();
         // 4 MiB page at 0xC0000000 -> 0x00400000, global.
         m.write_u32(0x1000 + 4 * 0x300, 0x0040_0000 | 0x183);
-        let acc = Access { write: false, user: false };
+        let acc = Access {
+            write: false,
+            user: false,
+        };
         let r = walk(&mut m, CR0, 0x1000, CR4_PSE | CR4_PGE, 0xC012_3456, acc).unwrap();
         assert_eq!(r.phys, 0x0052_3456);
         assert!(r.global);
@@ -216,7 +262,10 @@ mod tests {
     #[test]
     fn pae_three_levels_and_reserved_bits() {
         let mut m = mem();
-        let acc = Access { write: true, user: false };
+        let acc = Access {
+            write: true,
+            user: false,
+        };
         m.write_bytes(0x1000, &(0x2000u64 | 1).to_le_bytes()); // PDPTE 0
         m.write_bytes(0x2000 + 8 * 2, &(0x3000u64 | 3).to_le_bytes()); // PDE for 0x0040_0000
         m.write_bytes(0x3000 + 8 * 1, &(0x0007_0000u64 | 3).to_le_bytes());

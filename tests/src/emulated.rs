@@ -1,0 +1,83 @@
+//! Ringside's interpreter as an [`ExecEngine`], modelling the environment the native oracle
+//! runs snippets in (see `native/mod.rs`): CPL 3, IOPL 0, IF 1, data segments based at the
+//! data area with a 64 KiB limit, a code segment of the case's size.
+
+use std::sync::Arc;
+
+use emu_core::bus::PortBus;
+use emu_core::control::MachineControl;
+use emu_core::cpu::segment::SegmentCache;
+use emu_core::cpu::state::{RunState, CR0_PE, CS, DS, ES, FS, GS, SS};
+use emu_core::cpu::Cpu;
+use emu_core::memory::PhysicalMemory;
+
+use crate::native::{flags, Case, CodeSize, CpuSnapshot, ExecEngine, Outcome, DATA_SIZE};
+
+const DATA_BASE: u64 = 0x10_0000;
+const CODE_BASE: u64 = 0x20_0000;
+/// Enough for the longest REP string case the generator makes.
+const STEP_LIMIT: u64 = 1_000_000;
+
+#[derive(Default)]
+pub struct EmulatedEngine;
+
+fn segment(base: u64, big: bool, code: bool) -> SegmentCache {
+    // Access byte: present, DPL 3, code (execute/read) or data (read/write), accessed.
+    let access: u64 = if code { 0xFB } else { 0xF3 };
+    let flags: u64 = if big { 0x4 } else { 0x0 };
+    let limit = 0xFFFFu64;
+    let raw = (limit & 0xFFFF)
+        | ((base & 0xFF_FFFF) << 16)
+        | (access << 40)
+        | (flags << 52)
+        | ((base >> 24) << 56);
+    let sel = if code { 0x1B } else { 0x23 };
+    SegmentCache::from_descriptor(sel, raw)
+}
+
+impl ExecEngine for EmulatedEngine {
+    fn run(&mut self, case: &Case) -> Outcome {
+        let mem = PhysicalMemory::new(4 << 20, &[0u8; 4096]).expect("guest memory");
+        let mut cpu = Cpu::new(mem, PortBus::default(), Arc::new(MachineControl::new()));
+        cpu.mem.write_bytes(DATA_BASE, &case.input.mem);
+        cpu.mem.write_bytes(CODE_BASE, &case.code);
+        let big = case.size == CodeSize::Bits32;
+        let s = &mut cpu.state;
+        s.cr0 |= CR0_PE;
+        for seg in [DS, ES, FS, GS, SS] {
+            s.seg[seg] = segment(DATA_BASE, big, false);
+        }
+        s.seg[CS] = segment(CODE_BASE, big, true);
+        s.cpl = 3;
+        s.rip = 0;
+        for (i, v) in case.input.gpr.iter().enumerate() {
+            s.set_reg32(i, *v);
+        }
+        s.set_eflags((case.input.eflags & flags::SNAPSHOT) | flags::IF | flags::FIXED);
+        cpu.intercept_vectors = true;
+        let end = case.code.len() as u64;
+        for _ in 0..STEP_LIMIT {
+            if cpu.state.rip == end || cpu.state.run_state != RunState::Running {
+                break;
+            }
+            cpu.step();
+        }
+        let mut out = CpuSnapshot::zeroed();
+        for (i, v) in out.gpr.iter_mut().enumerate() {
+            *v = cpu.state.reg32(i);
+        }
+        out.eflags = (cpu.state.eflags() & flags::SNAPSHOT) | flags::FIXED;
+        out.mem = vec![0; DATA_SIZE];
+        cpu.mem.read_bytes(DATA_BASE, &mut out.mem);
+        out.fpu = None;
+        match cpu.intercepted {
+            Some(ev) => Outcome::Exception {
+                vector: ev.vector,
+                error_code: ev.error_code,
+                fault_ip: ev.return_eip,
+                state: out,
+            },
+            None => Outcome::Completed(out),
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! The `ringside` command line: the demo guest, and bad input ending in one-line errors.
+
+use std::process::Command;
+
+use ringside_tests::bin_path::ringside_bin;
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(ringside_bin())
+        .args(args)
+        .output()
+        .expect("run ringside");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn demo_guest_reaches_ring_3_and_back() {
+    let (code, out, err) = run(&["--no-reboot"]);
+    assert_eq!(code, 0, "stderr: {err}");
+    assert!(out.contains("real mode"), "{out}");
+    assert!(out.contains("paging on"), "{out}");
+    assert!(out.contains("hello from ring 3"), "{out}");
+    assert!(out.contains("Goodbye"), "{out}");
+    assert!(err.contains("halted"), "{err}");
+}
+
+fn assert_one_line_error(args: &[&str], needle: &str) {
+    let (code, _, err) = run(args);
+    assert_ne!(code, 0);
+    assert_ne!(code, 101, "panicked: {err}");
+    assert!(err.contains(needle), "expected '{needle}' in: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_roms_are_refused_clearly() {
+    let dir = std::env::temp_dir().join(format!("ringside-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let empty = dir.join("empty.bin");
+    std::fs::write(&empty, b"").unwrap();
+    let odd = dir.join("odd.bin");
+    std::fs::write(&odd, vec![0u8; 1000]).unwrap();
+    let huge = dir.join("huge.bin");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(32 << 20)
+        .unwrap();
+    assert_one_line_error(&["--bios", "/nonexistent/rom.bin"], "cannot open ROM");
+    assert_one_line_error(&["--bios", empty.to_str().unwrap()], "is empty");
+    assert_one_line_error(&["--bios", odd.to_str().unwrap()], "multiple of 64 KiB");
+    assert_one_line_error(&["--bios", huge.to_str().unwrap()], "largest supported");
+    assert_one_line_error(&["--bios", dir.to_str().unwrap()], "directory");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_flags_are_refused_clearly() {
+    assert_one_line_error(&["--frobnicate"], "unexpected argument");
+    assert_one_line_error(&["-m", "12Q"], "invalid size");
+    assert_one_line_error(&["--debugcon", "serial"], "unknown --debugcon");
+}
+
+#[test]
+fn garbage_guest_triple_faults_without_panicking() {
+    // A ROM of 0xFF bytes: the reset vector decodes as garbage -> #UD with no IDT -> ... ->
+    // triple fault, which --no-reboot turns into exit status 2.
+    let dir = std::env::temp_dir().join(format!("ringside-garbage-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rom = dir.join("ff.bin");
+    std::fs::write(&rom, vec![0xFFu8; 65536]).unwrap();
+    let (code, _, err) = run(&[
+        "--bios",
+        rom.to_str().unwrap(),
+        "--no-reboot",
+        "--max-insns",
+        "1000000",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("triple fault"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
