@@ -5,14 +5,17 @@
 ; an expected exception is verified through ARM16/RECOVERED16 and an
 ; unexpected one is reported by name.
 ;
-; SDM references (Intel 64 and IA-32 SDM, Vol. 3A/3B):
+; SDM references (Intel 64 and IA-32 SDM, Vol. 3A/3B; numbers as in the
+; 2016-2023 editions, titles given for others):
 ;   9.1.1 Table 9-1      processor state after reset
 ;   20.1.1               real-mode address translation (segment*16 + offset)
 ;   20.1.4               interrupt and exception handling in real mode (IVT,
 ;                        FLAGS/CS/IP pushed, IF/TF/AC cleared, IRET)
-;   22.x "Segment Wraparound" (IA-32 compatibility chapter): an operand that
-;                        crosses offset FFFFh raises #GP (INT 13), or #SS
-;                        (INT 12) for SS, instead of wrapping as on the 8086
+;   Vol. 3 "Architecture Compatibility" chapter, "Segment Wraparound"
+;                        (19.33.1 / 22.3x depending on the edition): an
+;                        operand that crosses offset FFFFh raises #GP (INT 13),
+;                        or #SS (INT 12) for SS, instead of wrapping as on the
+;                        8086
 ;   Vol. 2 DIV/IDIV, INT n/INTO/INT3, IRET, PUSHF/POPF, LIDT (real-address-mode
 ;                        operation and exceptions)
 ;   Vol. 3A 6.15 "Interrupt 0 - Divide Error": the saved IP points to the DIV
@@ -103,6 +106,7 @@ main:
     mov [ss:V_AX], ax
     RECOVERED16
     CHECK16 "word at DS:FFFF: vector (INT 13, #GP)", [EXC_VEC], 13
+    ONVEC16 13
     CHECK16 "word at DS:FFFF: pushed IP = the faulting MOV", [EXC_FRAME], R(.gp_f)
     CHECK16 "word at DS:FFFF: pushed CS", [EXC_FRAME+4], 0xF000
     mov ax, [EXC_RECOVER_ESP]
@@ -110,9 +114,11 @@ main:
     movzx eax, ax
     CHECK16 "word at DS:FFFF: 6-byte frame (no error code in real mode)", eax, 6
     CHECKM16 "word at DS:FFFF: AX not loaded", [V_AX], 0xFFFF, 0x1111
+    ENDVEC16
 
-    ; a 32-bit address-size operand past FFFFh is a limit violation too (the
-    ; real-mode limit is FFFFh; Vol. 2 MOV "Real-Address Mode Exceptions")
+    ; a 32-bit address-size operand past FFFFh is a limit violation too:
+    ; "pseudo-protection faults (interrupt 12 or 13) occur if a 32-bit offset
+    ; is generated outside the range 0 through FFFFH" (Vol. 3B 20.1.1)
     mov ax, 0x2000
     mov ds, ax
     mov ebx, 0x10000
@@ -122,7 +128,9 @@ main:
 .gp2_r:
     RECOVERED16
     CHECK16 "byte at DS:[ebx=10000h]: vector (INT 13, #GP)", [EXC_VEC], 13
+    ONVEC16 13
     CHECK16 "byte at DS:[ebx=10000h]: pushed IP", [EXC_FRAME], R(.gp2_f)
+    ENDVEC16
 
     ; same crossing on an SS-relative operand ([bp] defaults to SS) -> #SS,
     ; INT 12.  SS = 0, so the handler's own pushes at SP=7000h are fine.
@@ -133,7 +141,9 @@ main:
 .ss_r:
     RECOVERED16
     CHECK16 "word at SS:FFFF: vector (INT 12, #SS)", [EXC_VEC], 12
+    ONVEC16 12
     CHECK16 "word at SS:FFFF: pushed IP = the faulting MOV", [EXC_FRAME], R(.ss_f)
+    ENDVEC16
 
     ; ---- beyond 1 MiB with A20 enabled (20.1.1: FFFF:0010 = 100000h; A20 is
     ; enabled at reset per the Ringside convention; QEMU likewise) ----------
@@ -186,7 +196,9 @@ main:
 .bp_r:
     RECOVERED16
     CHECK16 "INT3: vector 3", [EXC_VEC], 3
+    ONVEC16 3
     CHECK16 "INT3: pushed IP = after the INT3", [EXC_FRAME], R(.bp_next)
+    ENDVEC16
 
     mov al, 0x7F
     add al, 1                           ; OF=1
@@ -197,7 +209,9 @@ main:
 .of_r:
     RECOVERED16
     CHECK16 "INTO with OF=1: vector 4", [EXC_VEC], 4
+    ONVEC16 4
     CHECK16 "INTO with OF=1: pushed IP = after the INTO", [EXC_FRAME], R(.of_next)
+    ENDVEC16
 
     xor al, al                          ; OF=0
     ARM16 .of0_r
@@ -253,9 +267,11 @@ main:
     mov [ss:V_AX], ax
     RECOVERED16
     CHECK16 "DIV by zero: vector 0", [EXC_VEC], 0
+    ONVEC16 0
     CHECK16 "DIV by zero: pushed IP = the DIV", [EXC_FRAME], R(.de_f)
     CHECK16 "DIV by zero: pushed CS", [EXC_FRAME+4], 0xF000
     CHECKM16 "DIV by zero: AX unchanged", [V_AX], 0xFFFF, 0x1234
+    ENDVEC16
 
     mov ax, 0x1000
     mov bl, 1                           ; quotient 1000h does not fit in AL
@@ -265,7 +281,9 @@ main:
 .de2_r:
     RECOVERED16
     CHECK16 "DIV quotient overflow: vector 0", [EXC_VEC], 0
+    ONVEC16 0
     CHECK16 "DIV quotient overflow: pushed IP = the DIV", [EXC_FRAME], R(.de2_f)
+    ENDVEC16
 
     mov ax, 0x8000
     mov bl, 0xFF                        ; -32768 / -1 = 32768 > 127
@@ -275,7 +293,9 @@ main:
 .de3_r:
     RECOVERED16
     CHECK16 "IDIV quotient overflow: vector 0", [EXC_VEC], 0
+    ONVEC16 0
     CHECK16 "IDIV quotient overflow: pushed IP = the IDIV", [EXC_FRAME], R(.de3_f)
+    ENDVEC16
 
     jmp rm_finish
 

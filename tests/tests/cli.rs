@@ -67,9 +67,9 @@ fn bad_flags_are_refused_clearly() {
 }
 
 #[test]
-fn garbage_guest_triple_faults_without_panicking() {
-    // A ROM of 0xFF bytes: the reset vector decodes as garbage -> #UD with no IDT -> ... ->
-    // triple fault, which --no-reboot turns into exit status 2.
+fn garbage_guest_runs_without_panicking() {
+    // A ROM of 0xFF bytes: #UD through a real-mode IVT of zeros, then whatever RAM holds. It
+    // must stay inside the emulator and end in order.
     let dir = std::env::temp_dir().join(format!("ringside-garbage-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let rom = dir.join("ff.bin");
@@ -81,6 +81,23 @@ fn garbage_guest_triple_faults_without_panicking() {
         "--max-insns",
         "1000000",
     ]);
+    assert_eq!(code, 0, "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn triple_fault_exits_under_no_reboot() {
+    // LIDT with limit 0, then UD2: #UD cannot be delivered (#GP), nor can the #GP (#DF), nor
+    // the #DF: shutdown, which --no-reboot turns into exit status 2.
+    let dir = std::env::temp_dir().join(format!("ringside-triple-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut image = vec![0xF4u8; 65536];
+    image[0xFFF0..].copy_from_slice(&[
+        0x2E, 0x0F, 0x01, 0x1E, 0xF8, 0xFF, 0x0F, 0x0B, 0, 0, 0, 0, 0, 0, 0, 0,
+    ]);
+    let rom = dir.join("triple.bin");
+    std::fs::write(&rom, &image).unwrap();
+    let (code, _, err) = run(&["--bios", rom.to_str().unwrap(), "--no-reboot"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("triple fault"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();

@@ -106,6 +106,10 @@ pub fn walk(
         levels[n] = (pde_addr, pde, 4);
         n += 1;
         if pde & PS != 0 && cr4 & CR4_PSE != 0 {
+            // Without PSE-36, bits 13..=21 of a 4 MiB PDE are reserved (SDM Vol. 3, Table 4-5).
+            if pde & 0x003F_E000 != 0 {
+                return Err(err | PF_PRESENT | PF_RSVD);
+            }
             (pde, 22)
         } else {
             let pte_addr = (pde & 0xFFFF_F000) + (((lin >> 12) & 0x3FF) as u64) * 4;
