@@ -86,7 +86,7 @@ fn real_mode_part(msgs: &[u32]) -> Result<Vec<u8>, IcedError> {
     a.jmp(next)?;
     a.set_label(&mut done)?;
     a.ret()?;
-    Ok(a.assemble((ROM_BASE + CODE16) as u64)?)
+    a.assemble((ROM_BASE + CODE16) as u64)
 }
 
 const USER32: u32 = 0x2400;

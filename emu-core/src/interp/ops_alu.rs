@@ -140,11 +140,10 @@ pub fn imul(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     Ok(())
 }
 
-fn divide(
-    cpu: &mut Cpu,
-    ins: &Instruction,
-    f: fn(u32, u32, u32, u32) -> crate::exception::Result<(u32, u32)>,
-) -> Result<()> {
+/// DIV or IDIV arithmetic: (high, low, divisor, size) -> (quotient, remainder).
+type DivideFn = fn(u32, u32, u32, u32) -> crate::exception::Result<(u32, u32)>;
+
+fn divide(cpu: &mut Cpu, ins: &Instruction, f: DivideFn) -> Result<()> {
     let size = op_size(ins, 0);
     let d = cpu.read_op(ins, 0, size)?;
     let (hi, lo) = if size == 1 {

@@ -65,9 +65,9 @@ impl PhysicalMemory {
         }
         let isa_rom = rom_size.min(128 * 1024);
         let isa_first = (0x10_0000 - isa_rom) / PAGE_SIZE as usize;
-        for page in isa_first..LOW_PAGES {
-            let in_rom = rom_size - isa_rom + (page - isa_first) * PAGE_SIZE as usize;
-            low_map[page] = PageTarget::Host {
+        for (i, slot) in low_map[isa_first..].iter_mut().enumerate() {
+            let in_rom = rom_size - isa_rom + i * PAGE_SIZE as usize;
+            *slot = PageTarget::Host {
                 offset: ram_pages + in_rom,
                 writable: false,
             };

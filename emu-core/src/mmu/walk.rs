@@ -179,8 +179,8 @@ mod tests {
     #[test]
     fn four_k_page_sets_accessed_then_dirty() {
         let mut m = mem();
-        m.write_u32(0x1000 + 4 * 1, 0x2000 | 7); // PDE for 0x0040_0000
-        m.write_u32(0x2000 + 4 * 5, 0x0003_0000 | 7); // PTE for 0x0040_5000
+        m.write_u32(0x1000 + 4, 0x2000 | 7); // PDE for 0x0040_0000
+        m.write_u32(0x2000 + 20, 0x0003_0000 | 7); // PTE for 0x0040_5000
         let r = walk(
             &mut m,
             CR0,
@@ -272,11 +272,11 @@ mod tests {
         };
         m.write_bytes(0x1000, &(0x2000u64 | 1).to_le_bytes()); // PDPTE 0
         m.write_bytes(0x2000 + 8 * 2, &(0x3000u64 | 3).to_le_bytes()); // PDE for 0x0040_0000
-        m.write_bytes(0x3000 + 8 * 1, &(0x0007_0000u64 | 3).to_le_bytes());
+        m.write_bytes(0x3000 + 8, &(0x0007_0000u64 | 3).to_le_bytes());
         let r = walk(&mut m, CR0, 0x1000, CR4_PAE, 0x0040_1010, acc).unwrap();
         assert_eq!(r.phys, 0x0007_0010);
         // Bit 63 (XD) is reserved on a part without NX.
-        m.write_bytes(0x3000 + 8 * 1, &(0x8000_0000_0007_0003u64).to_le_bytes());
+        m.write_bytes(0x3000 + 8, &(0x8000_0000_0007_0003u64).to_le_bytes());
         assert_eq!(
             walk(&mut m, CR0, 0x1000, CR4_PAE, 0x0040_1010, acc),
             Err(PF_PRESENT | PF_WRITE | PF_RSVD)
