@@ -75,9 +75,9 @@ impl Machine {
                     self.reset();
                 }
                 StopReason::Halted => {
-                    if self.cpu.intc.is_none()
-                        || !self.cpu.state.lazy.eflags_raw() & crate::cpu::flags::IF != 0
-                    {
+                    let interrupts_off =
+                        self.cpu.state.lazy.eflags_raw() & crate::cpu::flags::IF == 0;
+                    if self.cpu.intc.is_none() || interrupts_off {
                         return MachineExit::HaltedForever;
                     }
                 }

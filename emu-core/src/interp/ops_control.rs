@@ -4,9 +4,9 @@ use iced_x86::{Code, Instruction, OpKind};
 
 use crate::cpu::core::Cpu;
 use crate::cpu::state::{CS, RCX};
-use crate::exception::{Exception, Fault, Result};
+use crate::exception::{Exception, Result};
 use crate::interp::interrupt::Source;
-use crate::interp::operand::{asize, loc, mem_loc, op_size, osize, Loc};
+use crate::interp::operand::{asize, mem_loc, op_size, osize, Loc};
 
 /// Jumps to `target` (an EIP) after the CS limit check (#GP(0) when beyond it).
 #[inline(always)]
@@ -192,14 +192,4 @@ pub fn into(cpu: &mut Cpu, _: &Instruction) -> Result<()> {
         return cpu.software_interrupt(crate::exception::vector::OF, Source::Software);
     }
     Ok(())
-}
-
-#[allow(dead_code)]
-fn unused(_: Loc, _: Fault) {}
-
-pub fn jmp_rm(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
-    let size = op_size(ins, 0);
-    let l = loc(cpu, ins, 0);
-    let t = cpu.read_loc(l, size)?;
-    near_jump(cpu, t)
 }

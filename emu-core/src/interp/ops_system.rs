@@ -1,12 +1,12 @@
 //! System instructions: interrupt flag, HLT, port I/O, control/debug registers, descriptor
 //! tables, CPUID, TSC and MSRs, SYSENTER/SYSEXIT, and the descriptor-inspecting LAR/LSL/VERx.
 
-use iced_x86::{Instruction, Mnemonic, OpKind, Register};
+use iced_x86::{Instruction, Mnemonic, OpKind};
 
 use crate::cpu::core::Cpu;
 use crate::cpu::cpuid::{feature, SIGNATURE};
 use crate::cpu::flags::{IF, VM, ZF};
-use crate::cpu::segment::{system_type, SegmentCache, ATTR_ACCESSED, ATTR_P};
+use crate::cpu::segment::{system_type, SegmentCache};
 use crate::cpu::state::*;
 use crate::exception::{selector_error, Exception, Fault, Result};
 use crate::interp::operand::{gpr, loc, mem_loc, op_size, Loc};
@@ -572,7 +572,6 @@ pub fn descriptor_probe(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
         }
         None => cpu.state.lazy.set_bits(ZF, false),
     }
-    let _ = (ATTR_P, ATTR_ACCESSED);
     Ok(())
 }
 
@@ -594,6 +593,3 @@ pub fn arpl(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
 pub fn ud(_: &mut Cpu, _: &Instruction) -> Result<()> {
     Err(Exception::ud().into())
 }
-
-#[allow(dead_code)]
-fn _regs(_: Register) {}
