@@ -17,5 +17,6 @@ pub mod pmode_interrupt;
 pub mod segments;
 pub mod table;
 pub mod task;
+pub mod x87;
 
 pub use exec::StopReason;

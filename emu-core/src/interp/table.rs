@@ -29,6 +29,9 @@ pub fn handler_for(ins: &Instruction) -> Handler {
         Code::INVALID => return sys::ud,
         _ => {}
     }
+    if let Some(h) = crate::interp::x87::handler_for(ins) {
+        return h;
+    }
     match ins.mnemonic() {
         M::Add => alu::add,
         M::Or => alu::or,
