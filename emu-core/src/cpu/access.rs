@@ -7,6 +7,18 @@ use crate::exception::{Exception, Result};
 use crate::memory::{PageTarget, PAGE_MASK};
 use crate::mmu::{self, tlb::INVALID_TAG, Access};
 
+/// Address bits that must be clear for an access of `size` bytes under alignment checking
+/// (SDM Vol. 3, Table 6-7: words 2, doublewords 4, quadwords and 80-bit values 8).
+#[inline]
+fn alignment_mask(size: u32) -> u32 {
+    match size {
+        0 | 1 => 0,
+        2 | 3 => 1,
+        4..=7 => 3,
+        _ => 7,
+    }
+}
+
 impl Cpu {
     /// Checks an access of `size` bytes at `seg:off` and returns its linear address
     /// (SDM Vol. 3, 5.3 limit checking and 5.4 type checking).
@@ -27,10 +39,22 @@ impl Cpu {
             s.attr & ATTR_P != 0 && s.attr & (ATTR_CODE | ATTR_RW) != ATTR_CODE
         };
         if in_limit && rights {
+            if self.ac_active && off & alignment_mask(size) != 0 {
+                return Err(Exception::with_code(crate::exception::vector::AC, 0).into());
+            }
             Ok((s.base as u32).wrapping_add(off))
         } else {
             Err(Self::segment_fault(seg).into())
         }
+    }
+
+    /// Alignment checking is in force (recomputed when a block starts; everything that can
+    /// change CR0.AM, EFLAGS.AC or the CPL ends its block).
+    pub fn refresh_alignment_check(&mut self) {
+        let s = &self.state;
+        self.ac_active = s.cr0 & crate::cpu::state::CR0_AM != 0
+            && s.lazy.eflags_raw() & crate::cpu::flags::AC != 0
+            && s.cpl == 3;
     }
 
     /// #SS(0) for the stack segment, #GP(0) for the others.
@@ -136,7 +160,10 @@ impl Cpu {
             (lin as u64, true, false)
         };
         let phys = phys & self.mem.a20_mask;
-        if let PageTarget::Host { offset, writable } = self.mem.page_target(phys) {
+        let watched = self.state.dr[7] & 0xFF != 0 && self.data_breakpoint_in_page(lin);
+        if let (PageTarget::Host { offset, writable }, false) =
+            (self.mem.page_target(phys), watched)
+        {
             let page = lin & !0xFFF;
             let may_write = writable && write_fast && !self.mem.is_code(offset);
             let e = &mut self.tlb.sets[user as usize][crate::mmu::tlb::index(lin)];
@@ -161,6 +188,9 @@ impl Cpu {
             return Ok(v);
         }
         let phys = self.translate(lin, false, user)?;
+        if self.state.dr[7] & 0xFF != 0 {
+            self.note_data_access(lin, size, false);
+        }
         Ok(self.mem.read_in_page(phys, size as u8) as u32)
     }
 
@@ -176,6 +206,9 @@ impl Cpu {
             return Ok(());
         }
         let phys = self.translate(lin, true, user)?;
+        if self.state.dr[7] & 0xFF != 0 {
+            self.note_data_access(lin, size, true);
+        }
         self.mem.write_in_page(phys, size as u8, v as u64);
         if !self.mem.code_written.is_empty() {
             self.code_dirty = true;

@@ -38,6 +38,12 @@ pub struct Cpu {
     /// (debugger `catch`, differential tests). The event lands in `intercepted`.
     pub intercept_vectors: bool,
     pub intercepted: Option<VectorEvent>,
+    /// Events delivered so far (tells a single step whether it entered a handler).
+    pub(crate) deliveries: u64,
+    /// DR6 B0-B3 bits of data breakpoints hit by the current instruction.
+    pub(crate) data_hits: u32,
+    /// Alignment checking is on: CR0.AM, EFLAGS.AC and CPL 3 (refreshed at block starts).
+    pub(crate) ac_active: bool,
 }
 
 /// An interrupt or exception the CPU was about to deliver.
@@ -65,6 +71,9 @@ impl Cpu {
             delivering: None,
             intercept_vectors: false,
             intercepted: None,
+            deliveries: 0,
+            data_hits: 0,
+            ac_active: false,
         }
     }
 

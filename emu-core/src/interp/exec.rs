@@ -240,12 +240,18 @@ impl Cpu {
             }
             if self.state.interrupt_shadow != 0 {
                 self.state.interrupt_shadow = 0;
+                self.refresh_alignment_check();
                 self.step();
                 continue;
             }
             self.poll_interrupt();
             if self.icount >= end {
                 return StopReason::Budget;
+            }
+            self.refresh_alignment_check();
+            if self.needs_debug_steps() {
+                self.step_debug();
+                continue;
             }
             let block = match block_at(self) {
                 Ok(Ok(b)) => b,

@@ -91,6 +91,7 @@ impl Cpu {
         if self.state.run_state == RunState::Halted {
             self.state.run_state = RunState::Running;
         }
+        self.deliveries += 1;
         if self.intercept_vectors {
             return self.intercept(vector, error_code, return_eip, source);
         }

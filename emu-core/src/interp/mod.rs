@@ -1,6 +1,7 @@
 //! The interpreter: one handler per instruction, chosen at decode time from `table.rs`.
 
 pub mod alu;
+pub mod debug;
 pub mod exec;
 pub mod far;
 pub mod gates;

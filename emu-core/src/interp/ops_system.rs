@@ -311,6 +311,8 @@ pub fn mov_dr(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
             7 => (v & 0xFFFF_23FF) | 0x400,
             _ => v,
         };
+        cpu.debug_registers_changed();
+        return Err(Fault::EndBlock);
     } else {
         let v = cpu.state.dr[n] as u32;
         cpu.state.set_reg32(gpr(ins.op0_register()), v);
