@@ -68,7 +68,7 @@ impl Cpu {
         let last = lin.wrapping_add(size - 1);
         for b in breakpoints(&self.state.dr) {
             let wanted = b.rw == 3 || (b.rw == 1 && write);
-            if wanted && lin <= b.addr + b.len - 1 && last >= b.addr {
+            if wanted && lin < b.addr + b.len && last >= b.addr {
                 self.data_hits |= 1 << b.index;
             }
         }
