@@ -228,6 +228,10 @@ impl Cpu {
             if self.control.pending() != 0 {
                 return StopReason::Request;
             }
+            // DMA and debugger writes into code pages land here between blocks.
+            if !self.mem.code_written.is_empty() {
+                self.flush_written_code();
+            }
             match self.state.run_state {
                 RunState::Running => {}
                 RunState::Halted => {
@@ -279,5 +283,78 @@ impl Cpu {
                 self.flush_written_code();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::PortBus;
+    use crate::control::MachineControl;
+    use crate::cpu::segment::SegmentCache;
+    use crate::cpu::state::{RAX, RSP, SS};
+    use crate::memory::PhysicalMemory;
+    use std::sync::Arc;
+
+    /// Real mode at 0000:7C00 running `code`.
+    fn cpu_with(code: &[u8]) -> Cpu {
+        let mem = PhysicalMemory::new(1 << 20, &[0u8; 4096]).unwrap();
+        let mut cpu = Cpu::new(mem, PortBus::default(), Arc::new(MachineControl::new()));
+        cpu.mem.write_bytes(0x7C00, code);
+        cpu.state.seg[CS] = SegmentCache::real_mode(0);
+        cpu.state.seg[SS] = SegmentCache::real_mode(0);
+        cpu.state.rip = 0x7C00;
+        cpu.state.set_reg16(RSP, 0x7000);
+        cpu
+    }
+
+    #[test]
+    fn block_patching_its_own_next_instruction_runs_the_new_code() {
+        // mov byte [0x7C05], 0x40 ; nop (becomes inc ax) ; hlt
+        let mut cpu = cpu_with(&[0xC6, 0x06, 0x05, 0x7C, 0x40, 0x90, 0xF4]);
+        assert_eq!(cpu.run(100), StopReason::Halted);
+        assert_eq!(
+            cpu.state.reg16(RAX),
+            1,
+            "the patched INC AX ran, not the stale NOP"
+        );
+        assert!(cpu.icache.invalidations >= 1);
+    }
+
+    #[test]
+    fn writes_from_outside_the_cpu_invalidate_cached_code() {
+        // inc ax ; hlt
+        let mut cpu = cpu_with(&[0x40, 0xF4]);
+        cpu.run(100);
+        assert_eq!(cpu.state.reg16(RAX), 1);
+        // A DMA-style physical write replaces INC AX with DEC AX.
+        assert!(cpu.mem.is_code(0x7000));
+        cpu.mem.write_bytes(0x7C00, &[0x48]);
+        assert_eq!(cpu.mem.code_written, vec![0x7000]);
+        cpu.state.rip = 0x7C00;
+        cpu.state.run_state = RunState::Running;
+        cpu.run(100);
+        assert_eq!(cpu.state.reg16(RAX), 0, "the new DEC AX ran");
+    }
+
+    #[test]
+    fn hot_loops_are_decoded_once() {
+        // mov cx, 1000 ; l: inc ax ; loop l ; hlt
+        let mut cpu = cpu_with(&[0xB9, 0xE8, 0x03, 0x40, 0xE2, 0xFD, 0xF4]);
+        cpu.run(10_000);
+        assert_eq!(cpu.state.reg16(RAX), 1000);
+        assert!(
+            cpu.icache.blocks_built <= 4,
+            "built {} blocks",
+            cpu.icache.blocks_built
+        );
+    }
+
+    #[test]
+    fn writes_to_data_on_a_code_page_keep_working() {
+        // mov word [0x7C20], 0x1234 ; mov ax, [0x7C20] ; hlt  (data next to code)
+        let mut cpu = cpu_with(&[0xC7, 0x06, 0x20, 0x7C, 0x34, 0x12, 0xA1, 0x20, 0x7C, 0xF4]);
+        cpu.run(100);
+        assert_eq!(cpu.state.reg16(RAX), 0x1234);
     }
 }

@@ -118,21 +118,9 @@ pub fn cpuid(cpu: &mut Cpu, _: &Instruction) -> Result<()> {
         ),
         1 => {
             use feature::*;
-            let edx = FPU
-                | VME
-                | DE
-                | PSE
-                | TSC
-                | MSR
-                | PAE
-                | CX8
-                | APIC
-                | SEP
-                | MTRR
-                | PGE
-                | CMOV
-                | PAT
-                | FXSR;
+            // Only what Ringside implements: no VME, no I/O breakpoints (DE), no machine
+            // checks, no local APIC until its device exists, no MMX.
+            let edx = FPU | PSE | TSC | MSR | PAE | CX8 | SEP | MTRR | PGE | CMOV | PAT | FXSR;
             (SIGNATURE, 0, 0, edx)
         }
         // Leaf 2: cache descriptors of a Pentium II (16K L1 I/D, 512K L2, TLBs).
@@ -266,16 +254,8 @@ impl Cpu {
                 self.tlb.flush_nonglobal();
             }
             4 => {
-                let supported = CR4_VME
-                    | CR4_PVI
-                    | CR4_TSD
-                    | CR4_DE
-                    | CR4_PSE
-                    | CR4_PAE
-                    | CR4_MCE
-                    | CR4_PGE
-                    | CR4_PCE
-                    | CR4_OSFXSR;
+                // Bits of features CPUID reports; anything else is reserved (#GP).
+                let supported = CR4_TSD | CR4_PSE | CR4_PAE | CR4_PGE | CR4_OSFXSR;
                 if v & !supported != 0 {
                     return Err(Exception::gp0().into());
                 }
@@ -298,9 +278,8 @@ pub fn mov_dr(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     } else {
         (false, ins.op1_register().number())
     };
-    // DR4/DR5 alias DR6/DR7 unless CR4.DE, where they are #UD.
+    // DR4/DR5 alias DR6/DR7 (this model has no CR4.DE to make them #UD).
     let n = match n {
-        4 | 5 if cpu.state.cr4 & CR4_DE != 0 => return Err(Exception::ud().into()),
         4 | 5 => n + 2,
         n => n,
     };
