@@ -157,9 +157,9 @@ pub fn aaa_aas(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
         if ins.mnemonic() == Mnemonic::Aaa {
             ax = ax.wrapping_add(0x106);
         } else {
-            let al = (ax as u8).wrapping_sub(6);
-            let ah = ((ax >> 8) as u8).wrapping_sub(1);
-            ax = (ah as u16) << 8 | al as u16;
+            // As AAA adds 0x106 to AX, AAS subtracts 6 from all of AX (the borrow reaches
+            // AH) and then 1 from AH: what the host CPU does.
+            ax = ax.wrapping_sub(6).wrapping_sub(0x100);
         }
     }
     ax &= 0xFF0F;

@@ -121,8 +121,11 @@ pub fn pusha(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     let size = osize(ins);
     // The value pushed for (E)SP is the register at operand size, whatever SS.B says.
     let sp0 = cpu.state.reg(RSP, size);
-    let bottom = cpu.sp_offset((8 * size).wrapping_neg());
-    cpu.seg_linear(SS, bottom, 8 * size, true)?;
+    // Every slot must be writable before anything is pushed; each one wraps on its own
+    // within a 16-bit stack.
+    for i in 1..=8 {
+        cpu.seg_linear(SS, cpu.sp_offset((i * size).wrapping_neg()), size, true)?;
+    }
     for r in 0..8 {
         let v = if r == RSP {
             sp0
@@ -334,8 +337,6 @@ pub fn bound(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
         return Err(Exception::ud().into());
     };
     let idx = cpu.state.reg(gpr(ins.op0_register()), size);
-    let lo = cpu.read_mem(seg, off, size)?;
-    let hi = cpu.read_mem(seg, off.wrapping_add(size), size)?;
     let sx = |v: u32| {
         if size == 2 {
             v as u16 as i16 as i32
@@ -343,7 +344,14 @@ pub fn bound(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
             v as i32
         }
     };
-    if sx(idx) < sx(lo) || sx(idx) > sx(hi) {
+    // The lower bound is read and checked before the upper one is fetched: an index below
+    // it raises #BR even when the upper bound lies past the segment limit (host behaviour).
+    let lo = cpu.read_mem(seg, off, size)?;
+    if sx(idx) < sx(lo) {
+        return Err(Exception::new(crate::exception::vector::BR).into());
+    }
+    let hi = cpu.read_mem(seg, off.wrapping_add(size), size)?;
+    if sx(idx) > sx(hi) {
         return Err(Exception::new(crate::exception::vector::BR).into());
     }
     Ok(())

@@ -48,6 +48,20 @@ impl Regs {
 }
 
 pub fn string(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
+    let start_flags = cpu.state.lazy;
+    let r = string_iterations(cpu, ins);
+    // A fault in the middle of REP CMPS/SCAS leaves the flags as they were when the
+    // instruction started, not those of the last completed iteration (host behaviour; the
+    // restarted instruction recomputes them).
+    if let Err(Fault::Exception(_)) = r {
+        if ins.has_rep_prefix() || ins.has_repne_prefix() {
+            cpu.state.lazy = start_flags;
+        }
+    }
+    r
+}
+
+fn string_iterations(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     let m = ins.mnemonic();
     let size = elem_size(m);
     let regs = Regs {
