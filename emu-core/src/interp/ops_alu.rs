@@ -40,20 +40,55 @@ binop_handler!(sub, AluOp::Sub);
 binop_handler!(xor, AluOp::Xor);
 binop_handler!(cmp, AluOp::Cmp);
 
-/// Fast forms for the hottest encodings: 32-bit register destination.
-pub fn add_r32_imm(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
+/// Fast forms for the hottest encodings: 32-bit register operands, no memory, no fault.
+pub fn alu_r32_imm<const OP: u8>(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
+    let op = ALU_OPS[OP as usize];
     let r = gpr(ins.op0_register());
     let a = cpu.state.reg32(r);
-    let b = ins.immediate(1) as u32;
-    let v = alu::alu(&mut cpu.state.lazy, AluOp::Add, a, b, 4);
+    let v = alu::alu(&mut cpu.state.lazy, op, a, ins.immediate(1) as u32, 4);
+    if op != AluOp::Cmp {
+        cpu.state.set_reg32(r, v);
+    }
+    Ok(())
+}
+
+pub fn alu_r32_r32<const OP: u8>(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
+    let op = ALU_OPS[OP as usize];
+    let r = gpr(ins.op0_register());
+    let a = cpu.state.reg32(r);
+    let b = cpu.state.reg32(gpr(ins.op1_register()));
+    let v = alu::alu(&mut cpu.state.lazy, op, a, b, 4);
+    if op != AluOp::Cmp {
+        cpu.state.set_reg32(r, v);
+    }
+    Ok(())
+}
+
+/// The ALU ops by their `/r` number, for the const-generic fast forms.
+pub const ALU_OPS: [AluOp; 8] = [
+    AluOp::Add,
+    AluOp::Or,
+    AluOp::Adc,
+    AluOp::Sbb,
+    AluOp::And,
+    AluOp::Sub,
+    AluOp::Xor,
+    AluOp::Cmp,
+];
+
+pub fn inc_r32(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
+    let r = gpr(ins.op0_register());
+    let a = cpu.state.reg32(r);
+    let v = alu::inc(&mut cpu.state.lazy, a, 4);
     cpu.state.set_reg32(r, v);
     Ok(())
 }
 
-pub fn cmp_r32_r32(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
-    let a = cpu.state.reg32(gpr(ins.op0_register()));
-    let b = cpu.state.reg32(gpr(ins.op1_register()));
-    alu::alu(&mut cpu.state.lazy, AluOp::Cmp, a, b, 4);
+pub fn dec_r32(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
+    let r = gpr(ins.op0_register());
+    let a = cpu.state.reg32(r);
+    let v = alu::dec(&mut cpu.state.lazy, a, 4);
+    cpu.state.set_reg32(r, v);
     Ok(())
 }
 
@@ -66,6 +101,7 @@ pub fn test(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
 }
 
 /// INC/DEC/NEG/NOT: one operand read, modified and written back.
+#[inline(always)]
 fn unary(
     cpu: &mut Cpu,
     ins: &Instruction,

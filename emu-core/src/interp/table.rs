@@ -16,18 +16,15 @@ pub fn handler_for(ins: &Instruction) -> Handler {
             return data::mov_r32_r32
         }
         Code::Mov_r32_imm32 => return data::mov_r32_imm,
-        Code::Add_rm32_imm8 | Code::Add_rm32_imm32 if ins.op0_kind() == OpKind::Register => {
-            return alu::add_r32_imm
-        }
-        Code::Cmp_r32_rm32 | Code::Cmp_rm32_r32
-            if ins.op1_kind() == OpKind::Register && ins.op0_kind() == OpKind::Register =>
-        {
-            return alu::cmp_r32_r32
-        }
+        Code::Inc_r32 => return alu::inc_r32,
+        Code::Dec_r32 => return alu::dec_r32,
         Code::Jmp_m1616 | Code::Jmp_m1632 => return ctl::jmp,
         Code::Call_m1616 | Code::Call_m1632 => return ctl::call,
         Code::INVALID => return sys::ud,
         _ => {}
+    }
+    if let Some(h) = fast_alu(ins) {
+        return h;
     }
     if let Some(h) = crate::interp::x87::handler_for(ins) {
         return h;
@@ -213,5 +210,50 @@ pub fn handler_for(ins: &Instruction) -> Handler {
         // Hint and prefetch NOPs of the P6 (0F 18-1F).
         M::Prefetchnta | M::Prefetcht0 | M::Prefetcht1 | M::Prefetcht2 => data::nop,
         _ => sys::ud,
+    }
+}
+
+/// ALU ops on 32-bit registers with a register or immediate source (no memory, no faults):
+/// the bulk of hot integer code.
+fn fast_alu(ins: &Instruction) -> Option<Handler> {
+    use crate::interp::ops_alu::{alu_r32_imm, alu_r32_r32};
+    let n = match ins.mnemonic() {
+        M::Add => 0,
+        M::Or => 1,
+        M::Adc => 2,
+        M::Sbb => 3,
+        M::And => 4,
+        M::Sub => 5,
+        M::Xor => 6,
+        M::Cmp => 7,
+        _ => return None,
+    };
+    if ins.op_count() != 2 || ins.op0_kind() != OpKind::Register || ins.op0_register().size() != 4 {
+        return None;
+    }
+    let by_reg: [Handler; 8] = [
+        alu_r32_r32::<0>,
+        alu_r32_r32::<1>,
+        alu_r32_r32::<2>,
+        alu_r32_r32::<3>,
+        alu_r32_r32::<4>,
+        alu_r32_r32::<5>,
+        alu_r32_r32::<6>,
+        alu_r32_r32::<7>,
+    ];
+    let by_imm: [Handler; 8] = [
+        alu_r32_imm::<0>,
+        alu_r32_imm::<1>,
+        alu_r32_imm::<2>,
+        alu_r32_imm::<3>,
+        alu_r32_imm::<4>,
+        alu_r32_imm::<5>,
+        alu_r32_imm::<6>,
+        alu_r32_imm::<7>,
+    ];
+    match ins.op1_kind() {
+        OpKind::Register if ins.op1_register().size() == 4 => Some(by_reg[n]),
+        OpKind::Immediate8to32 | OpKind::Immediate32 => Some(by_imm[n]),
+        _ => None,
     }
 }

@@ -1,5 +1,5 @@
 //! Benchmark (not a test): the interpreter's guest instructions per second on a CPU-bound
-//! integer loop and on a byte-oriented checksum/copy routine, in 32-bit protected mode.
+//! integer loop, a checksum/copy routine and an LZ77 decompressor, in 32-bit protected mode.
 //!
 //!     cargo run --release -p ringside-tests --bin interp_bench
 
@@ -24,10 +24,13 @@ fn flat(code: bool) -> SegmentCache {
     )
 }
 
-fn run(name: &str, code: Vec<u8>) {
+fn run(name: &str, code: Vec<u8>, data: &[(u64, &[u8])]) {
     let mem = PhysicalMemory::new(64 << 20, &[0u8; 4096]).unwrap();
     let mut cpu = Cpu::new(mem, PortBus::default(), Arc::new(MachineControl::new()));
     cpu.mem.write_bytes(CODE, &code);
+    for (at, bytes) in data {
+        cpu.mem.write_bytes(*at, bytes);
+    }
     cpu.state.cr0 |= CR0_PE;
     cpu.state.seg[CS] = flat(true);
     for s in [DS, ES, SS] {
@@ -99,7 +102,95 @@ fn checksum_mix() -> Result<Vec<u8>, IcedError> {
     a.assemble(CODE)
 }
 
+/// Input of the decompression workload: an LZ77 stream. Token t < 0x80: t + 1 literal bytes
+/// follow; t >= 0x80: copy (t & 0x7F) + 3 bytes from a 16-bit little-endian distance back.
+fn lz_stream(out_len: usize) -> Vec<u8> {
+    let mut seed = 0x1234_5678u32;
+    let mut rnd = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        seed
+    };
+    let mut s = Vec::new();
+    let mut produced = 0usize;
+    while produced < out_len {
+        if produced < 256 || rnd() % 3 == 0 {
+            let n = (rnd() % 16 + 1) as usize;
+            s.push((n - 1) as u8);
+            for _ in 0..n {
+                s.push(b'a' + (rnd() % 26) as u8);
+            }
+            produced += n;
+        } else {
+            let len = (rnd() % 60 + 3) as usize;
+            let dist = (rnd() as usize % produced.min(4096)) + 1;
+            s.push(0x80 | (len - 3) as u8);
+            s.extend_from_slice(&(dist as u16).to_le_bytes());
+            produced += len;
+        }
+    }
+    s
+}
+
+const LZ_IN: u32 = 0x20_0000;
+const LZ_OUT: u32 = 0x40_0000;
+
+/// Decompresses the LZ77 stream at LZ_IN into LZ_OUT, 100 times: byte loads and stores,
+/// compares, branches, REP MOVSB for literals and an overlapping byte copy for matches.
+fn lz_decompress(stream_len: u32) -> Result<Vec<u8>, IcedError> {
+    let mut a = CodeAssembler::new(32)?;
+    let mut again = a.create_label();
+    let mut token = a.create_label();
+    let mut matched = a.create_label();
+    let mut copy = a.create_label();
+    let mut done = a.create_label();
+    a.mov(ebp, 100u32)?;
+    a.set_label(&mut again)?;
+    a.cld()?;
+    a.mov(esi, LZ_IN)?;
+    a.mov(edi, LZ_OUT)?;
+    a.mov(edx, LZ_IN + stream_len)?;
+    a.set_label(&mut token)?;
+    a.cmp(esi, edx)?;
+    a.jae(done)?;
+    a.movzx(ecx, byte_ptr(esi))?;
+    a.inc(esi)?;
+    a.test(cl, 0x80)?;
+    a.jnz(matched)?;
+    a.inc(ecx)?;
+    a.rep().movsb()?;
+    a.jmp(token)?;
+    a.set_label(&mut matched)?;
+    a.and(ecx, 0x7F)?;
+    a.add(ecx, 3)?;
+    a.movzx(eax, word_ptr(esi))?;
+    a.add(esi, 2)?;
+    a.mov(ebx, edi)?;
+    a.sub(ebx, eax)?;
+    a.set_label(&mut copy)?;
+    a.mov(al, byte_ptr(ebx))?;
+    a.mov(byte_ptr(edi), al)?;
+    a.inc(ebx)?;
+    a.inc(edi)?;
+    a.dec(ecx)?;
+    a.jnz(copy)?;
+    a.jmp(token)?;
+    a.set_label(&mut done)?;
+    a.dec(ebp)?;
+    a.jnz(again)?;
+    a.cli()?;
+    a.hlt()?;
+    a.assemble(CODE)
+}
+
 fn main() {
-    run("integer loop (add/dec/jnz)", simple_loop().unwrap());
-    run("checksum + copy mix", checksum_mix().unwrap());
+    run("integer loop (add/dec/jnz)", simple_loop().unwrap(), &[]);
+    run("checksum + copy mix", checksum_mix().unwrap(), &[]);
+    let stream = lz_stream(256 * 1024);
+    run(
+        "LZ77 decompression (256 KiB x 100)",
+        lz_decompress(stream.len() as u32).unwrap(),
+        &[(LZ_IN as u64, &stream)],
+    );
 }
