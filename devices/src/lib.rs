@@ -3,10 +3,12 @@
 
 pub mod debug_exit;
 pub mod debugcon;
+pub mod pic;
 pub mod port92;
 pub mod post;
 
 pub use debug_exit::IsaDebugExit;
 pub use debugcon::DebugCon;
+pub use pic::DualPic;
 pub use port92::SystemControlA;
 pub use post::PostCard;

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod exception;
 pub mod fpu;
 pub mod interp;
+pub mod irq;
 pub mod machine;
 pub mod memory;
 pub mod mmu;

@@ -77,7 +77,7 @@ impl Machine {
                 StopReason::Halted => {
                     let interrupts_off =
                         self.cpu.state.lazy.eflags_raw() & crate::cpu::flags::IF == 0;
-                    if self.cpu.intc.is_none() || interrupts_off {
+                    if !self.cpu.io.has_interrupt_controller() || interrupts_off {
                         return MachineExit::HaltedForever;
                     }
                 }

@@ -11,6 +11,20 @@ pub use port::PortBus;
 pub trait PortDevice {
     fn read(&mut self, port: u16, size: u8) -> u32;
     fn write(&mut self, port: u16, size: u8, value: u32);
+
+    /// The device is also the CPU's interrupt controller (the 8259 pair, later the APIC
+    /// glue): one object, programmed through ports and asked for vectors by the CPU.
+    fn as_interrupt_controller(&mut self) -> Option<&mut dyn InterruptController> {
+        None
+    }
+}
+
+/// Something that raises maskable interrupts (the PIC or APIC model), seen from the CPU.
+pub trait InterruptController {
+    /// An interrupt is waiting for the CPU (INTR asserted).
+    fn has_interrupt(&mut self) -> bool;
+    /// INTA cycle: the vector to deliver.
+    fn acknowledge(&mut self) -> u8;
 }
 
 /// A device mapped into the physical address space. `offset` is relative to the region base;

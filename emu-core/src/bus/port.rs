@@ -1,6 +1,6 @@
 //! The I/O port bus: a flat table from port number to device.
 
-use super::PortDevice;
+use super::{InterruptController, PortDevice};
 
 /// Reads from ports nobody decodes float high on ISA, so return all ones.
 const OPEN_BUS: u32 = 0xFFFF_FFFF;
@@ -11,6 +11,8 @@ pub struct PortBus {
     map: Vec<u16>,
     /// Unclaimed ports the guest touched, for `--log unimp` style reporting.
     pub unclaimed_hits: u64,
+    /// Index into `devices` of the interrupt controller, if one is registered.
+    intc: Option<usize>,
 }
 
 impl Default for PortBus {
@@ -19,6 +21,7 @@ impl Default for PortBus {
             devices: Vec::new(),
             map: vec![0; 0x10000],
             unclaimed_hits: 0,
+            intc: None,
         }
     }
 }
@@ -31,6 +34,27 @@ impl PortBus {
         for p in ports {
             self.map[p as usize] = id;
         }
+    }
+
+    /// Registers the device that is also the CPU's interrupt controller.
+    pub fn register_interrupt_controller(
+        &mut self,
+        ports: impl IntoIterator<Item = u16>,
+        device: Box<dyn PortDevice>,
+    ) {
+        self.register(ports, device);
+        self.intc = Some(self.devices.len() - 1);
+    }
+
+    /// The interrupt controller, when the machine has one.
+    #[inline]
+    pub fn interrupt_controller(&mut self) -> Option<&mut dyn InterruptController> {
+        let id = self.intc?;
+        self.devices[id].as_interrupt_controller()
+    }
+
+    pub fn has_interrupt_controller(&self) -> bool {
+        self.intc.is_some()
     }
 
     pub fn read(&mut self, port: u16, size: u8) -> u32 {

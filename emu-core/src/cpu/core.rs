@@ -10,14 +10,6 @@ use crate::decode::DecodeCache;
 use crate::memory::PhysicalMemory;
 use crate::mmu::Tlb;
 
-/// Something that raises maskable interrupts (the PIC or APIC model), seen from the CPU.
-pub trait InterruptController {
-    /// An interrupt is waiting for the CPU (INTR asserted).
-    fn has_interrupt(&self) -> bool;
-    /// INTA cycle: the vector to deliver.
-    fn acknowledge(&mut self) -> u8;
-}
-
 pub struct Cpu {
     pub state: CpuState,
     pub tlb: Box<Tlb>,
@@ -25,7 +17,6 @@ pub struct Cpu {
     pub io: PortBus,
     pub icache: DecodeCache,
     pub control: Arc<MachineControl>,
-    pub intc: Option<Box<dyn InterruptController>>,
     /// Guest instructions retired: the basis of the virtual clock and the TSC.
     pub icount: u64,
     /// EIP the current instruction continues at unless it jumps (set before each handler).
@@ -64,7 +55,6 @@ impl Cpu {
             io,
             icache: DecodeCache::default(),
             control,
-            intc: None,
             icount: 0,
             next_rip: 0,
             code_dirty: false,

@@ -9,4 +9,5 @@ pub use state::CpuState;
 pub mod access;
 pub mod core;
 
-pub use self::core::{Cpu, InterruptController, VectorEvent};
+pub use self::core::{Cpu, VectorEvent};
+pub use crate::bus::InterruptController;

@@ -207,7 +207,7 @@ impl Cpu {
         if self.state.lazy.eflags_raw() & IF == 0 {
             return false;
         }
-        let Some(intc) = self.intc.as_mut() else {
+        let Some(intc) = self.io.interrupt_controller() else {
             return false;
         };
         if !intc.has_interrupt() {
