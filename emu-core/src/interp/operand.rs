@@ -42,13 +42,31 @@ pub fn effective_offset(cpu: &Cpu, ins: &Instruction) -> u32 {
         let iv = cpu.state.gpr[index.number()] as u32;
         ea = ea.wrapping_add(iv << ins.memory_index_scale().trailing_zeros());
     }
-    if base.size() == 2
-        || index.size() == 2
-        || (base == Register::None && index == Register::None && ins.memory_displ_size() == 2)
-    {
+    if addr16(ins) {
         ea & 0xFFFF
     } else {
         ea
+    }
+}
+
+/// The memory operand uses 16-bit addressing (offsets wrap at 64 KiB).
+#[inline(always)]
+fn addr16(ins: &Instruction) -> bool {
+    let (base, index) = (ins.memory_base(), ins.memory_index());
+    base.size() == 2
+        || index.size() == 2
+        || (base == Register::None && index == Register::None && ins.memory_displ_size() == 2)
+}
+
+/// The offset `delta` bytes after `off` within a multi-part memory operand (far pointers,
+/// BOUND pairs, descriptor-table images): it wraps at 64 KiB under 16-bit addressing.
+#[inline]
+pub fn next_offset(ins: &Instruction, off: u32, delta: u32) -> u32 {
+    let next = off.wrapping_add(delta);
+    if addr16(ins) {
+        next & 0xFFFF
+    } else {
+        next
     }
 }
 

@@ -75,7 +75,7 @@ fn read_far_pointer(cpu: &mut Cpu, ins: &Instruction) -> Result<(u16, u32)> {
         4
     };
     let o = cpu.read_mem(seg, off, size)?;
-    let s = cpu.read_mem(seg, off.wrapping_add(size), 2)?;
+    let s = cpu.read_mem(seg, crate::interp::operand::next_offset(ins, off, size), 2)?;
     Ok((s as u16, o))
 }
 

@@ -7,7 +7,9 @@ use crate::cpu::flags::{AF, CF, PF, SF, ZF};
 use crate::cpu::state::{RAX, RBP, RBX, RDX, RSP, SS};
 use crate::exception::{Exception, Fault, Result};
 use crate::interp::far::FlagsWriter;
-use crate::interp::operand::{effective_offset, gpr, loc, mem_loc, op_size, osize, sreg, Loc};
+use crate::interp::operand::{
+    effective_offset, gpr, loc, mem_loc, next_offset, op_size, osize, sreg, Loc,
+};
 
 pub fn mov(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     let size = op_size(ins, 0);
@@ -117,36 +119,40 @@ pub fn pop(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     Ok(())
 }
 
+/// PUSHA/PUSHAD push slot by slot: a fault part-way leaves the slots already written in
+/// memory and (E)SP as it was (host behaviour).
 pub fn pusha(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     let size = osize(ins);
     // The value pushed for (E)SP is the register at operand size, whatever SS.B says.
     let sp0 = cpu.state.reg(RSP, size);
-    // Every slot must be writable before anything is pushed; each one wraps on its own
-    // within a 16-bit stack.
-    for i in 1..=8 {
-        cpu.seg_linear(SS, cpu.sp_offset((i * size).wrapping_neg()), size, true)?;
-    }
+    let esp0 = cpu.state.gpr[RSP];
     for r in 0..8 {
         let v = if r == RSP {
             sp0
         } else {
             cpu.state.reg(r, size)
         };
-        cpu.push(size, v)?;
+        if let Err(e) = cpu.push(size, v) {
+            cpu.state.gpr[RSP] = esp0;
+            return Err(e);
+        }
     }
     Ok(())
 }
 
+/// POPA/POPAD pop slot by slot: a fault part-way keeps the registers already loaded and
+/// restores (E)SP (host behaviour).
 pub fn popa(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     let size = osize(ins);
-    cpu.seg_linear(SS, cpu.sp(), 8 * size, false)?;
-    let mut vals = [0u32; 8];
+    let esp0 = cpu.state.gpr[RSP];
     for r in (0..8).rev() {
-        vals[r] = cpu.pop(size)?;
-    }
-    for (r, &v) in vals.iter().enumerate() {
-        if r != RSP {
-            cpu.state.set_reg(r, size, v);
+        match cpu.pop(size) {
+            Ok(v) if r != RSP => cpu.state.set_reg(r, size, v),
+            Ok(_) => {}
+            Err(e) => {
+                cpu.state.gpr[RSP] = esp0;
+                return Err(e);
+            }
         }
     }
     Ok(())
@@ -315,7 +321,7 @@ pub fn load_far_pointer(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     };
     let size = op_size(ins, 0);
     let v = cpu.read_mem(seg, off, size)?;
-    let sel = cpu.read_mem(seg, off.wrapping_add(size), 2)? as u16;
+    let sel = cpu.read_mem(seg, next_offset(ins, off, size), 2)? as u16;
     let target = match ins.mnemonic() {
         iced_x86::Mnemonic::Lds => Register::DS,
         iced_x86::Mnemonic::Les => Register::ES,
@@ -350,7 +356,7 @@ pub fn bound(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     if sx(idx) < sx(lo) {
         return Err(Exception::new(crate::exception::vector::BR).into());
     }
-    let hi = cpu.read_mem(seg, off.wrapping_add(size), size)?;
+    let hi = cpu.read_mem(seg, next_offset(ins, off, size), size)?;
     if sx(idx) > sx(hi) {
         return Err(Exception::new(crate::exception::vector::BR).into());
     }

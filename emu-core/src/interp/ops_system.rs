@@ -306,7 +306,7 @@ pub fn lgdt_lidt(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
         return Err(Exception::ud().into());
     };
     let limit = cpu.read_mem(seg, off, 2)?;
-    let mut base = cpu.read_mem(seg, off.wrapping_add(2), 4)?;
+    let mut base = cpu.read_mem(seg, crate::interp::operand::next_offset(ins, off, 2), 4)?;
     if crate::interp::operand::osize(ins) == 2 {
         base &= 0x00FF_FFFF;
     }
@@ -339,7 +339,12 @@ pub fn sgdt_sidt(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     }
     cpu.seg_linear(seg, off, 6, true)?;
     cpu.write_mem(seg, off, 2, t.limit)?;
-    cpu.write_mem(seg, off.wrapping_add(2), 4, base)
+    cpu.write_mem(
+        seg,
+        crate::interp::operand::next_offset(ins, off, 2),
+        4,
+        base,
+    )
 }
 
 fn require_pmode(cpu: &Cpu) -> Result<()> {
