@@ -4,6 +4,7 @@
 //! through [`engine::ExecutionEngine`].
 
 pub mod bus;
+pub mod clock;
 pub mod control;
 pub mod cpu;
 pub mod decode;

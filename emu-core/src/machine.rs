@@ -31,6 +31,11 @@ pub struct Machine {
 
 /// Instructions per engine call: bounds the latency of requests from other threads.
 const SLICE: u64 = 1 << 20;
+/// With the host clock driving time, device timers are looked at about this often
+/// (50k instructions: well under a millisecond).
+const REALTIME_SLICE: u64 = 50_000;
+/// Longest host sleep of a halted CPU before requests are looked at again.
+const MAX_IDLE_SLEEP_NS: u64 = 2_000_000;
 
 impl Machine {
     pub fn new(cpu: Cpu, engine: Box<dyn ExecutionEngine>) -> Self {
@@ -46,10 +51,21 @@ impl Machine {
     pub fn run(&mut self, limit: Option<u64>) -> MachineExit {
         let end = limit.map(|l| self.cpu.icount.saturating_add(l));
         loop {
-            let budget = match end {
+            let clock = self.cpu.clock.clone();
+            clock.sync_icount(self.cpu.icount);
+            let next_timer = self.cpu.io.poll_timers(clock.now_ns());
+            let mut budget = match end {
                 Some(e) if self.cpu.icount >= e => return MachineExit::InstructionLimit,
                 Some(e) => (e - self.cpu.icount).min(SLICE),
                 None => SLICE,
+            };
+            budget = match (
+                clock.instructions_until(next_timer.unwrap_or(u64::MAX)),
+                next_timer,
+            ) {
+                (Some(n), _) => budget.min(n.max(1)),
+                (None, Some(_)) => budget.min(REALTIME_SLICE),
+                (None, None) => budget,
             };
             let why = self.engine.run(&mut self.cpu, budget);
             let control = self.cpu.control.clone();
@@ -77,12 +93,28 @@ impl Machine {
                 StopReason::Halted => {
                     let interrupts_off =
                         self.cpu.state.lazy.eflags_raw() & crate::cpu::flags::IF == 0;
-                    if !self.cpu.io.has_interrupt_controller() || interrupts_off {
+                    let Some(deadline) = next_timer
+                        .filter(|_| self.cpu.io.has_interrupt_controller() && !interrupts_off)
+                    else {
                         return MachineExit::HaltedForever;
-                    }
+                    };
+                    self.idle_until(&clock, deadline);
                 }
                 StopReason::Budget | StopReason::Request => {}
             }
+        }
+    }
+
+    /// A halted CPU waits for the next timer: real time sleeps, instruction time jumps.
+    fn idle_until(&mut self, clock: &crate::clock::Clock, deadline_ns: u64) {
+        match clock.mode() {
+            crate::clock::ClockMode::Realtime => {
+                let wait = deadline_ns
+                    .saturating_sub(clock.now_ns())
+                    .min(MAX_IDLE_SLEEP_NS);
+                std::thread::sleep(std::time::Duration::from_nanos(wait));
+            }
+            crate::clock::ClockMode::Instructions { .. } => clock.warp_to(deadline_ns),
         }
     }
 

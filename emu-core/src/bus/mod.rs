@@ -17,6 +17,13 @@ pub trait PortDevice {
     fn as_interrupt_controller(&mut self) -> Option<&mut dyn InterruptController> {
         None
     }
+
+    /// Devices with timers: called by the machine loop with the virtual time; fires what is
+    /// due and returns when the device next needs a call (absolute nanoseconds), if ever.
+    fn poll_timer(&mut self, now_ns: u64) -> Option<u64> {
+        let _ = now_ns;
+        None
+    }
 }
 
 /// Something that raises maskable interrupts (the PIC or APIC model), seen from the CPU.

@@ -53,6 +53,14 @@ impl PortBus {
         self.devices[id].as_interrupt_controller()
     }
 
+    /// Fires due device timers; returns the earliest next deadline.
+    pub fn poll_timers(&mut self, now_ns: u64) -> Option<u64> {
+        self.devices
+            .iter_mut()
+            .filter_map(|d| d.poll_timer(now_ns))
+            .min()
+    }
+
     pub fn has_interrupt_controller(&self) -> bool {
         self.intc.is_some()
     }

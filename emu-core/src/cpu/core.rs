@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::bus::PortBus;
+use crate::clock::{Clock, ClockMode};
 use crate::control::MachineControl;
 use crate::cpu::state::CpuState;
 use crate::decode::DecodeCache;
@@ -17,6 +18,8 @@ pub struct Cpu {
     pub io: PortBus,
     pub icache: DecodeCache,
     pub control: Arc<MachineControl>,
+    /// The machine's virtual clock (devices hold clones).
+    pub clock: Clock,
     /// Guest instructions retired: the basis of the virtual clock and the TSC.
     pub icount: u64,
     /// EIP the current instruction continues at unless it jumps (set before each handler).
@@ -55,6 +58,7 @@ impl Cpu {
             io,
             icache: DecodeCache::default(),
             control,
+            clock: Clock::new(ClockMode::Instructions { ns_per_insn: 1 }),
             icount: 0,
             next_rip: 0,
             code_dirty: false,

@@ -142,13 +142,13 @@ fn string_iterations(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
                 let di = regs.get(cpu, RDI);
                 // The destination is probed before the port is read (a read may have effects).
                 cpu.seg_linear(ES, di, size, true)?;
-                let v = cpu.io.read(cpu.state.reg16(RDX), size as u8);
+                let v = cpu.port_read(cpu.state.reg16(RDX), size as u8);
                 cpu.write_mem(ES, di, size, v)?;
                 regs.step(cpu, RDI, delta);
             }
             _ => {
                 let v = cpu.read_mem(src_seg, regs.get(cpu, RSI), size)?;
-                cpu.io.write(cpu.state.reg16(RDX), size as u8, v);
+                cpu.port_write(cpu.state.reg16(RDX), size as u8, v);
                 regs.step(cpu, RSI, delta);
             }
         }

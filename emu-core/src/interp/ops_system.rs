@@ -52,6 +52,17 @@ pub fn hlt(cpu: &mut Cpu, _: &Instruction) -> Result<()> {
 }
 
 impl Cpu {
+    /// Port read with the virtual clock brought up to date for the device.
+    pub fn port_read(&mut self, port: u16, size: u8) -> u32 {
+        self.clock.sync_icount(self.icount);
+        self.io.read(port, size)
+    }
+
+    pub fn port_write(&mut self, port: u16, size: u8, value: u32) {
+        self.clock.sync_icount(self.icount);
+        self.io.write(port, size, value);
+    }
+
     /// I/O permission: CPL <= IOPL, or every bit for the ports in the TSS I/O bitmap is clear
     /// (SDM Vol. 1, 19.5). Always consulted in v8086 mode.
     pub fn check_io_permission(&mut self, port: u16, size: u32) -> Result<()> {
@@ -92,7 +103,7 @@ pub fn in_(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     let size = op_size(ins, 0);
     let port = io_port(cpu, ins, 1);
     cpu.check_io_permission(port, size)?;
-    let v = cpu.io.read(port, size as u8);
+    let v = cpu.port_read(port, size as u8);
     cpu.state.set_reg(RAX, size, v);
     Ok(())
 }
@@ -102,7 +113,7 @@ pub fn out(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     let port = io_port(cpu, ins, 0);
     cpu.check_io_permission(port, size)?;
     let v = cpu.state.reg(RAX, size);
-    cpu.io.write(port, size as u8, v);
+    cpu.port_write(port, size as u8, v);
     // A device may have asked the machine for something (exit, reset, A20, IRQ).
     Err(Fault::EndBlock)
 }
