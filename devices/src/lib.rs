@@ -2,10 +2,14 @@
 //! lines, clocks and output sinks are handed in.
 
 pub mod debug_exit;
+pub mod cmos;
 pub mod debugcon;
+pub mod i8042;
 pub mod pic;
+pub mod pit;
 pub mod port92;
 pub mod post;
+pub mod serial;
 
 pub use debug_exit::IsaDebugExit;
 pub use debugcon::DebugCon;
