@@ -9,6 +9,7 @@ set -euo pipefail
 
 PACKAGES=(
     "nasm:nasm"          # assembles test-roms/*.asm
+    "cpio:cpio"          # packs the Linux initramfs (scripts/fetch-guests.sh)
 )
 
 missing=()
