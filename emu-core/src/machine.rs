@@ -93,6 +93,9 @@ impl Machine {
                 StopReason::Halted => {
                     let interrupts_off =
                         self.cpu.state.lazy.eflags_raw() & crate::cpu::flags::IF == 0;
+                    // The guest may have programmed a timer just before halting.
+                    clock.sync_icount(self.cpu.icount);
+                    let next_timer = self.cpu.io.poll_timers(clock.now_ns());
                     let Some(deadline) = next_timer
                         .filter(|_| self.cpu.io.has_interrupt_controller() && !interrupts_off)
                     else {

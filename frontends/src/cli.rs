@@ -28,6 +28,11 @@ pub struct Args {
     #[arg(long, value_name = "DEST", default_value = "stdio")]
     pub debugcon: String,
 
+    /// COM1: stdio, none or file:PATH (QEMU's -serial). Keyboard input on stdio goes to the
+    /// guest's COM1.
+    #[arg(long, value_name = "DEST", default_value = "stdio")]
+    pub serial: String,
+
     /// Print a `POST xx` line on stderr for each write to port 0x80.
     #[arg(long)]
     pub post_codes: bool,

@@ -1,7 +1,9 @@
 //! `ringside`: the command-line front end.
 
 mod cli;
+mod platform;
 mod setup;
+mod sinks;
 
 use std::process::ExitCode;
 

@@ -1,12 +1,11 @@
 //! Builds the machine the flags describe and runs it.
 
-use std::fs::File;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use emu_core::bus::PortBus;
+use emu_core::clock::{Clock, ClockMode};
 use emu_core::control::MachineControl;
 use emu_core::cpu::Cpu;
 use emu_core::engine::Interpreter;
@@ -49,20 +48,6 @@ fn load_rom(args: &Args) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read ROM '{}'", path.display()))
 }
 
-fn debugcon_sink(spec: &str) -> Result<Option<Box<dyn Write + Send>>> {
-    Ok(match spec {
-        "stdio" => Some(Box::new(std::io::stdout())),
-        "none" => None,
-        s if s.starts_with("file:") => {
-            let p = &s[5..];
-            Some(Box::new(File::create(p).with_context(|| {
-                format!("cannot create debugcon file '{p}'")
-            })?))
-        }
-        other => bail!("unknown --debugcon destination '{other}' (use stdio, none or file:PATH)"),
-    })
-}
-
 pub fn run(args: &Args) -> Result<i32> {
     if args.cpu_engine == Engine::Jit {
         bail!("the JIT engine is not built yet; use --cpu-engine interp");
@@ -70,25 +55,10 @@ pub fn run(args: &Args) -> Result<i32> {
     let rom = load_rom(args)?;
     let control = Arc::new(MachineControl::new());
     let mem = PhysicalMemory::new(args.memory, &rom).context("cannot allocate guest memory")?;
-    let mut io = PortBus::default();
-    if let Some(sink) = debugcon_sink(&args.debugcon)? {
-        io.register([0xE9], Box::new(devices::DebugCon::new(sink)));
-    }
-    let post: Option<Box<dyn Write + Send>> = if args.post_codes {
-        Some(Box::new(std::io::stderr()))
-    } else {
-        None
-    };
-    io.register([0x80], Box::new(devices::PostCard::new(post)));
-    io.register(
-        [0xF4],
-        Box::new(devices::IsaDebugExit::new(control.clone())),
-    );
-    io.register(
-        [0x92],
-        Box::new(devices::SystemControlA::new(control.clone())),
-    );
-    let cpu = Cpu::new(mem, io, control);
+    let clock = Clock::new(ClockMode::Realtime);
+    let io = crate::platform::build_port_bus(args, &control, &clock)?;
+    let mut cpu = Cpu::new(mem, io, control);
+    cpu.clock = clock;
     let mut machine = Machine::new(cpu, Box::new(Interpreter));
     machine.no_reboot = args.no_reboot;
     let start = Instant::now();
