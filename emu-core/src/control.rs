@@ -2,6 +2,7 @@
 //! A20). The CPU polls them at block boundaries: one relaxed atomic load.
 
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+use std::sync::Mutex;
 
 pub const REQ_EXIT: u32 = 1 << 0;
 pub const REQ_RESET: u32 = 1 << 1;
@@ -11,12 +12,36 @@ pub const REQ_STOP: u32 = 1 << 2;
 pub const REQ_A20: u32 = 1 << 3;
 /// Interrupt controller state changed (INTR may be asserted).
 pub const REQ_IRQ: u32 = 1 << 4;
+/// The chipset changed what backs part of the first MiB (shadow RAM control).
+pub const REQ_MEMMAP: u32 = 1 << 5;
+
+/// What backs a range of the 0xC0000-0xFFFFF window (the i440FX PAM settings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShadowMode {
+    /// Reads and writes go to the bus: the ROM (or nothing).
+    Rom,
+    /// Reads come from RAM, writes are dropped.
+    RamReadOnly,
+    /// Reads and writes go to RAM.
+    RamReadWrite,
+    /// Writes go to RAM, reads come from the ROM.
+    RamWriteOnly,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShadowChange {
+    pub start: u32,
+    pub len: u32,
+    pub mode: ShadowMode,
+}
 
 #[derive(Debug, Default)]
 pub struct MachineControl {
     requests: AtomicU32,
     exit_code: AtomicI32,
     a20: AtomicBool,
+    /// Not on a hot path: chipset writes are rare.
+    shadow_changes: Mutex<Vec<ShadowChange>>,
 }
 
 impl MachineControl {
@@ -58,5 +83,23 @@ impl MachineControl {
 
     pub fn a20(&self) -> bool {
         self.a20.load(Ordering::Acquire)
+    }
+
+    /// Asks the machine to remap part of the shadow window before the next instruction.
+    pub fn request_shadow(&self, change: ShadowChange) {
+        self.shadow_changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(change);
+        self.raise(REQ_MEMMAP);
+    }
+
+    pub fn take_shadow_changes(&self) -> Vec<ShadowChange> {
+        std::mem::take(
+            &mut *self
+                .shadow_changes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        )
     }
 }

@@ -1,7 +1,7 @@
 //! The machine loop: runs an engine on the CPU and answers what stops it (exit requests,
 //! resets, A20 changes, triple faults, a guest halted for good).
 
-use crate::control::{REQ_A20, REQ_EXIT, REQ_RESET, REQ_STOP};
+use crate::control::{REQ_A20, REQ_EXIT, REQ_MEMMAP, REQ_RESET, REQ_STOP};
 use crate::cpu::core::Cpu;
 use crate::engine::ExecutionEngine;
 use crate::interp::StopReason;
@@ -69,9 +69,16 @@ impl Machine {
             };
             let why = self.engine.run(&mut self.cpu, budget);
             let control = self.cpu.control.clone();
-            let req = control.take(REQ_A20 | REQ_RESET | REQ_STOP);
+            let req = control.take(REQ_A20 | REQ_RESET | REQ_STOP | REQ_MEMMAP);
             if req & REQ_A20 != 0 {
                 self.cpu.set_a20(control.a20());
+            }
+            if req & REQ_MEMMAP != 0 {
+                for change in control.take_shadow_changes() {
+                    self.cpu.mem.apply_shadow(change);
+                }
+                self.cpu.tlb.flush_all();
+                self.cpu.icache.clear();
             }
             if control.pending() & REQ_EXIT != 0 {
                 return MachineExit::Exit(control.exit_code());

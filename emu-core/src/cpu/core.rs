@@ -75,6 +75,7 @@ impl Cpu {
     pub fn reset(&mut self) {
         self.state.reset();
         self.mem.a20_mask = !0;
+        self.mem.reset_low_map();
         self.state.a20_enabled = 1;
         self.tlb.flush_all();
         self.icache.clear();

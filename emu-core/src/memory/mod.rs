@@ -36,6 +36,8 @@ pub struct PhysicalMemory {
     rom_size: usize,
     /// The first MiB page by page: conventional RAM, the VGA window, ROM shadows.
     low_map: [PageTarget; LOW_PAGES],
+    /// `low_map` as the board powers up (ROM in the shadow window), for `ShadowMode::Rom`.
+    power_on_low_map: [PageTarget; LOW_PAGES],
     mmio: Vec<MmioRegion>,
     /// One bit per host page that has decoded instructions cached.
     code_pages: Vec<u64>,
@@ -79,6 +81,7 @@ impl PhysicalMemory {
             rom_offset: ram_pages,
             rom_size,
             low_map,
+            power_on_low_map: low_map,
             mmio: Vec::new(),
             code_pages: vec![0; total_pages.div_ceil(64)],
             code_written: Vec::new(),
@@ -107,6 +110,36 @@ impl PhysicalMemory {
     /// Changes what backs a page below 1 MiB (chipset shadow-RAM control).
     pub fn set_low_page(&mut self, page: usize, target: PageTarget) {
         self.low_map[page] = target;
+    }
+
+    /// The power-on layout of the first MiB (RESET also resets the chipset).
+    pub fn reset_low_map(&mut self) {
+        self.low_map = self.power_on_low_map;
+    }
+
+    /// Applies a chipset shadow setting to the pages of `[start, start + len)` below 1 MiB.
+    /// Write-only RAM is approximated as reads from the ROM with writes dropped: a page has
+    /// one backing here.
+    pub fn apply_shadow(&mut self, change: crate::control::ShadowChange) {
+        use crate::control::ShadowMode;
+        let first = (change.start as u64 / PAGE_SIZE) as usize;
+        let last =
+            ((change.start as u64 + change.len as u64).div_ceil(PAGE_SIZE) as usize).min(LOW_PAGES);
+        for page in first..last {
+            let ram = (page as u64 * PAGE_SIZE) as usize;
+            let in_ram = (ram as u64) < self.ram_size;
+            self.low_map[page] = match change.mode {
+                ShadowMode::RamReadWrite if in_ram => PageTarget::Host {
+                    offset: ram,
+                    writable: true,
+                },
+                ShadowMode::RamReadOnly if in_ram => PageTarget::Host {
+                    offset: ram,
+                    writable: false,
+                },
+                _ => self.power_on_low_map[page],
+            };
+        }
     }
 
     /// Classifies the page holding `phys` (A20 already applied).
@@ -267,6 +300,44 @@ mod tests {
         assert_eq!(m.read_u32(0x1000_0000), 0xFFFF_FFFF);
         // The VGA hole has no RAM behind it.
         assert_eq!(m.read_in_page(0xA0000, 1), 0xFF);
+    }
+
+    #[test]
+    fn shadow_ram_over_the_bios_window() {
+        use crate::control::{ShadowChange, ShadowMode};
+        let mut rom = vec![0u8; 128 * 1024];
+        rom[0x1_0000] = 0xAB; // physical 0xF0000
+        let mut m = PhysicalMemory::new(2 << 20, &rom).unwrap();
+        let rw = ShadowChange {
+            start: 0xF0000,
+            len: 0x10000,
+            mode: ShadowMode::RamReadWrite,
+        };
+        m.apply_shadow(rw);
+        assert_eq!(
+            m.read_in_page(0xF0000, 1),
+            0,
+            "RAM behind the window is empty"
+        );
+        m.write_in_page(0xF0000, 1, 0xCD);
+        m.apply_shadow(ShadowChange {
+            mode: ShadowMode::RamReadOnly,
+            ..rw
+        });
+        m.write_in_page(0xF0000, 1, 0x11);
+        assert_eq!(
+            m.read_in_page(0xF0000, 1),
+            0xCD,
+            "read-only shadow keeps the copy"
+        );
+        m.apply_shadow(ShadowChange {
+            mode: ShadowMode::Rom,
+            ..rw
+        });
+        assert_eq!(m.read_in_page(0xF0000, 1), 0xAB);
+        m.apply_shadow(rw);
+        m.reset_low_map();
+        assert_eq!(m.read_in_page(0xF0000, 1), 0xAB);
     }
 
     #[test]
