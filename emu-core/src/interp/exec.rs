@@ -39,6 +39,25 @@ fn decode_one(bytes: &[u8], code32: bool, eip: u32) -> (Instruction, DecoderErro
     (ins, d.last_error())
 }
 
+/// Prefix bytes an instruction may repeat (legacy prefixes of IA-32).
+fn is_prefix(b: u8) -> bool {
+    matches!(
+        b,
+        0x26 | 0x2E | 0x36 | 0x3E | 0x64 | 0x65 | 0x66 | 0x67 | 0xF0 | 0xF2 | 0xF3
+    )
+}
+
+/// An undecodable instruction that is only too long (prefixes pushing a valid instruction
+/// past 15 bytes) raises #GP(0), not #UD (SDM Vol. 2, 2.3.11).
+fn too_long(bytes: &[u8], code32: bool) -> bool {
+    let prefixes = bytes.iter().take_while(|&&b| is_prefix(b)).count();
+    if prefixes == 0 || prefixes >= bytes.len() {
+        return prefixes >= 15;
+    }
+    let (ins, err) = decode_one(&bytes[prefixes..], code32, 0);
+    err == DecoderError::None && ins.code() != iced_x86::Code::INVALID && prefixes + ins.len() > 15
+}
+
 fn decoded(ins: Instruction, code32: bool) -> DecodedInsn {
     let next = ins.next_ip() as u32;
     DecodedInsn {
@@ -130,7 +149,14 @@ fn block_at(cpu: &mut Cpu) -> Result<Result<std::rc::Rc<Block>, DecodedInsn>, Ex
             break;
         }
         let ends = ins.flow_control() != FlowControl::Next;
-        insns.push(decoded(ins, code32));
+        let at = (ins.ip() as u32).wrapping_sub(eip) as usize;
+        let mut d = decoded(ins, code32);
+        if ins.code() == iced_x86::Code::INVALID
+            && too_long(&bytes[at..(at + 32).min(bytes.len())], code32)
+        {
+            d.handler = crate::interp::ops_system::too_long;
+        }
+        insns.push(d);
         if ends {
             break;
         }

@@ -587,6 +587,11 @@ pub fn arpl(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     Ok(())
 }
 
+/// An instruction longer than 15 bytes.
+pub fn too_long(_: &mut Cpu, _: &Instruction) -> Result<()> {
+    Err(Exception::gp0().into())
+}
+
 pub fn ud(_: &mut Cpu, _: &Instruction) -> Result<()> {
     Err(Exception::ud().into())
 }

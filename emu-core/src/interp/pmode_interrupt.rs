@@ -17,8 +17,10 @@ impl Cpu {
         return_eip: u32,
         source: Source,
     ) -> Result<(), Exception> {
-        let ext = matches!(source, Source::External | Source::Exception);
-        let idt_code = idt_error(vector, ext && source == Source::External);
+        // EXT: the event came from outside the program (an interrupt, an earlier exception,
+        // or INT1), not from INT n/INT3/INTO (SDM Vol. 3, 6.13).
+        let ext = matches!(source, Source::External | Source::Exception | Source::Icebp);
+        let idt_code = idt_error(vector, ext);
         let off = vector as u32 * 8;
         if off + 7 > self.state.idtr.limit {
             return Err(Exception::gp(idt_code));
