@@ -7,11 +7,12 @@ use std::sync::Arc;
 use emu_core::bus::PortBus;
 use emu_core::control::MachineControl;
 use emu_core::cpu::segment::SegmentCache;
-use emu_core::cpu::state::{RunState, CR0_PE, CS, DS, ES, FS, GS, SS};
+use emu_core::cpu::state::{RunState, CR0_MP, CR0_NE, CR0_PE, CS, DS, ES, FS, GS, SS};
 use emu_core::cpu::Cpu;
+use emu_core::fpu::F80;
 use emu_core::memory::PhysicalMemory;
 
-use crate::native::{flags, Case, CodeSize, CpuSnapshot, ExecEngine, Outcome, DATA_SIZE};
+use crate::native::{flags, Case, CodeSize, CpuSnapshot, ExecEngine, FpuState, Outcome, DATA_SIZE};
 
 const DATA_BASE: u64 = 0x10_0000;
 const CODE_BASE: u64 = 0x20_0000;
@@ -43,7 +44,12 @@ impl ExecEngine for EmulatedEngine {
         cpu.mem.write_bytes(CODE_BASE, &case.code);
         let big = case.size == CodeSize::Bits32;
         let s = &mut cpu.state;
-        s.cr0 |= CR0_PE;
+        // The host runs user code with CR0.NE = 1 (native #MF) and CR0.MP = 1.
+        s.cr0 |= CR0_PE | CR0_NE | CR0_MP;
+        s.fpu.finit();
+        if let Some(f) = &case.input.fpu {
+            load_fpu(&mut s.fpu, f);
+        }
         for seg in [DS, ES, FS, GS, SS] {
             s.seg[seg] = segment(DATA_BASE, big, false);
         }
@@ -69,7 +75,7 @@ impl ExecEngine for EmulatedEngine {
         out.eflags = (cpu.state.eflags() & flags::SNAPSHOT) | flags::FIXED;
         out.mem = vec![0; DATA_SIZE];
         cpu.mem.read_bytes(DATA_BASE, &mut out.mem);
-        out.fpu = None;
+        out.fpu = case.input.fpu.as_ref().map(|_| save_fpu(&cpu.state.fpu));
         match cpu.intercepted {
             Some(ev) => Outcome::Exception {
                 vector: ev.vector,
@@ -79,5 +85,39 @@ impl ExecEngine for EmulatedEngine {
             },
             None => Outcome::Completed(out),
         }
+    }
+}
+
+/// Loads a snapshot's x87 state (stack-order registers) into the emulator's physical registers,
+/// as FXRSTOR does: only "empty or not" is taken from the tag word.
+fn load_fpu(f: &mut emu_core::fpu::FpuState, s: &FpuState) {
+    f.fcw = s.control;
+    f.fsw = s.status;
+    let top = s.top() as usize;
+    for (i, r) in s.st.iter().enumerate() {
+        f.regs[(top + i) & 7] = F80 {
+            signif: u64::from_le_bytes(r[..8].try_into().expect("8 bytes")),
+            sign_exp: u16::from_le_bytes([r[8], r[9]]),
+        };
+    }
+    let mut derived = s.clone();
+    derived.derive_tag();
+    f.ftw = derived.tag;
+}
+
+/// The emulator's x87 state in snapshot form (the tag word as the emulator keeps it).
+fn save_fpu(f: &emu_core::fpu::FpuState) -> FpuState {
+    let top = f.top();
+    let mut st = [[0u8; 10]; 8];
+    for (i, r) in st.iter_mut().enumerate() {
+        let v = f.regs[(top + i) & 7];
+        r[..8].copy_from_slice(&v.signif.to_le_bytes());
+        r[8..].copy_from_slice(&v.sign_exp.to_le_bytes());
+    }
+    FpuState {
+        control: f.fcw,
+        status: f.fsw,
+        tag: f.ftw,
+        st,
     }
 }

@@ -1,12 +1,10 @@
-//! Differential tests: every unprivileged integer template, in 16- and 32-bit code, run
-//! natively on the host CPU and in Ringside's interpreter from the same state.
+//! Differential tests: every unprivileged integer and x87 template, in 16- and 32-bit code,
+//! run natively on the host CPU and in Ringside's interpreter from the same state.
 //! `RINGSIDE_DIFF_SEEDS` raises the number of seeds per template (the benchmark-style job).
 #![cfg(all(target_arch = "x86_64", target_os = "linux"))]
 
 use ringside_tests::emulated::EmulatedEngine;
-use ringside_tests::native::{
-    compare, generate, templates, CodeSize, ExecEngine, Kind, NativeEngine,
-};
+use ringside_tests::native::{compare, generate, templates, CodeSize, ExecEngine, NativeEngine};
 
 #[test]
 fn integer_isa_matches_native_execution() {
@@ -18,7 +16,7 @@ fn integer_isa_matches_native_execution() {
     let mut emu = EmulatedEngine;
     let mut failures = Vec::new();
     let mut cases = 0;
-    for t in templates().iter().filter(|t| t.kind != Kind::X87) {
+    for t in templates().iter() {
         for size in [CodeSize::Bits16, CodeSize::Bits32] {
             for seed in 0..seeds {
                 let case = generate(t, size, seed);

@@ -28,6 +28,9 @@ pub struct FpuState {
     pub fdp: u32,
     pub mxcsr: u32,
     pub xmm: [u128; 8],
+    /// Legacy FERR# request (CR0.NE = 0): set when a waiting x87 instruction finds an unmasked
+    /// exception pending; the interrupt controller turns it into IRQ13 and clears it.
+    pub ferr: u8,
 }
 
 impl Default for FpuState {
@@ -45,6 +48,7 @@ impl Default for FpuState {
             fdp: 0,
             mxcsr: 0x1F80,
             xmm: [0; 8],
+            ferr: 0,
         }
     }
 }
