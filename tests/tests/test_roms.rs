@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use ringside_tests::bin_path::{repo_root, ringside_bin};
 
-/// Programs whose checks Ringside does not pass yet (each prints its failing checks;
-/// `exceptions` stops at its #NM check: the x87 instructions are not implemented yet). They
+/// Programs whose checks Ringside does not pass yet (each prints its failing checks). They
 /// must still run to an orderly end: no panic, no hang.
-const NOT_YET_PASSING: &[&str] = &["exceptions"];
+const NOT_YET_PASSING: &[&str] = &[];
 
 fn run_rom(name: &str) -> (i32, String) {
     let rom = repo_root()
