@@ -17,9 +17,10 @@ pub fn build_port_bus(
     args: &Args,
     control: &Arc<MachineControl>,
     clock: &Clock,
+    irq: &IrqLines,
 ) -> Result<PortBus> {
     let mut io = PortBus::default();
-    let irq = IrqLines::new();
+    let irq = irq.clone();
     if let Some(sink) = output_sink("debugcon", &args.debugcon)? {
         io.register([0xE9], Box::new(devices::DebugCon::new(sink)));
     }
@@ -36,6 +37,10 @@ pub fn build_port_bus(
     io.register(
         [0x92],
         Box::new(devices::SystemControlA::new(control.clone())),
+    );
+    io.register(
+        [devices::ferr_latch::FERR_LATCH_PORT],
+        Box::new(devices::ferr_latch::FerrLatch::new(irq.clone())),
     );
     io.register_interrupt_controller(
         devices::pic::PIC_PORTS,

@@ -56,9 +56,11 @@ pub fn run(args: &Args) -> Result<i32> {
     let control = Arc::new(MachineControl::new());
     let mem = PhysicalMemory::new(args.memory, &rom).context("cannot allocate guest memory")?;
     let clock = Clock::new(ClockMode::Realtime);
-    let io = crate::platform::build_port_bus(args, &control, &clock)?;
+    let irq = emu_core::irq::IrqLines::new();
+    let io = crate::platform::build_port_bus(args, &control, &clock, &irq)?;
     let mut cpu = Cpu::new(mem, io, control);
     cpu.clock = clock;
+    cpu.irq = irq;
     let mut machine = Machine::new(cpu, Box::new(Interpreter));
     machine.no_reboot = args.no_reboot;
     let start = Instant::now();

@@ -20,6 +20,8 @@ pub struct Cpu {
     pub control: Arc<MachineControl>,
     /// The machine's virtual clock (devices hold clones).
     pub clock: Clock,
+    /// Interrupt lines the CPU itself drives (FERR# on IRQ 13).
+    pub irq: crate::irq::IrqLines,
     /// Guest instructions retired: the basis of the virtual clock and the TSC.
     pub icount: u64,
     /// EIP the current instruction continues at unless it jumps (set before each handler).
@@ -59,6 +61,7 @@ impl Cpu {
             icache: DecodeCache::default(),
             control,
             clock: Clock::new(ClockMode::Instructions { ns_per_insn: 1 }),
+            irq: crate::irq::IrqLines::new(),
             icount: 0,
             next_rip: 0,
             code_dirty: false,

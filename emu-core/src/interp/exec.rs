@@ -11,6 +11,9 @@ use crate::exception::{Exception, Fault};
 use crate::interp::table::handler_for;
 use crate::memory::{PageTarget, PAGE_SIZE};
 
+/// The PC wires the FPU's FERR# output to IRQ 13.
+pub const FERR_IRQ: u8 = 13;
+
 /// Longest block: bounds how long interrupts and requests wait.
 const MAX_BLOCK: usize = 64;
 
@@ -227,6 +230,14 @@ impl Cpu {
         }
     }
 
+    /// Legacy x87 error reporting (CR0.NE = 0): FERR# reaches the PIC as IRQ 13, which stays
+    /// latched until software writes port 0xF0 (SDM Vol. 1, 8.7 and appendix D).
+    #[cold]
+    fn signal_ferr(&mut self) {
+        self.state.fpu.ferr = 2;
+        self.irq.set(FERR_IRQ, true);
+    }
+
     /// Takes a pending maskable interrupt if the CPU can accept one now.
     #[inline]
     fn poll_interrupt(&mut self) -> bool {
@@ -257,6 +268,9 @@ impl Cpu {
             // DMA and debugger writes into code pages land here between blocks.
             if !self.mem.code_written.is_empty() {
                 self.flush_written_code();
+            }
+            if self.state.fpu.ferr == 1 {
+                self.signal_ferr();
             }
             match self.state.run_state {
                 RunState::Running => {}
@@ -374,6 +388,30 @@ mod tests {
             "built {} blocks",
             cpu.icache.blocks_built
         );
+    }
+
+    #[test]
+    fn legacy_x87_error_reporting_raises_irq13() {
+        use iced_x86::code_asm::*;
+        // CR0.NE is clear after reset: an unmasked divide-by-zero is reported through FERR#.
+        let mut a = CodeAssembler::new(16).unwrap();
+        a.fninit().unwrap();
+        a.fldcw(word_ptr(0x600)).unwrap();
+        a.fld1().unwrap();
+        a.fldz().unwrap();
+        a.fdivp(st1, st0).unwrap();
+        a.wait().unwrap();
+        a.hlt().unwrap();
+        let code = a.assemble(0x7C00).unwrap();
+        let mut cpu = cpu_with(&code);
+        cpu.mem.write_bytes(0x600, &0x037Bu16.to_le_bytes());
+        cpu.run(100);
+        assert_eq!(
+            cpu.state.eip(),
+            0x7C00 + code.len() as u32,
+            "no #MF without CR0.NE"
+        );
+        assert_ne!(cpu.irq.levels() & (1 << FERR_IRQ), 0, "IRQ 13 asserted");
     }
 
     #[test]
