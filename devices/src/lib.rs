@@ -1,10 +1,13 @@
 //! Emulated devices. Each is a plain state machine behind `emu_core::bus` traits; interrupt
 //! lines, clocks and output sinks are handed in.
 
-pub mod debug_exit;
 pub mod cmos;
+pub mod debug_exit;
 pub mod debugcon;
+pub mod ferr_latch;
+pub mod fw_cfg;
 pub mod i8042;
+pub mod pci;
 pub mod pic;
 pub mod pit;
 pub mod port92;

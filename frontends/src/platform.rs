@@ -42,6 +42,13 @@ pub fn build_port_bus(
         [devices::ferr_latch::FERR_LATCH_PORT],
         Box::new(devices::ferr_latch::FerrLatch::new(irq.clone())),
     );
+    let (below_4g, above_4g) = devices::cmos::split_ram(args.memory);
+    io.register(
+        devices::fw_cfg::FW_CFG_PORTS,
+        Box::new(devices::fw_cfg::FwCfg::pc(below_4g, above_4g, 1, &[])),
+    );
+    let pci = devices::pci::pc(control.clone(), clock.clone(), irq.clone());
+    io.register(devices::pci::ports(), Box::new(pci));
     io.register_interrupt_controller(
         devices::pic::PIC_PORTS,
         Box::new(devices::DualPic::new(irq.clone())),
