@@ -131,5 +131,6 @@ impl Machine {
     pub fn reset(&mut self) {
         self.resets += 1;
         self.cpu.reset();
+        self.cpu.io.reset_devices();
     }
 }

@@ -46,8 +46,10 @@ pub const PMREGMISC: u8 = 0x80;
 pub const SMBBA: u8 = 0x90;
 pub const SMBHSTCFG: u8 = 0xD2;
 
-/// The only PM block address the static port map decodes.
+/// The PM block addresses the static port map decodes: 0x600 (QEMU's ACPI tables) and
+/// 0xB000 (where SeaBIOS puts it when it builds its own).
 pub const PM_BASE: u16 = 0x600;
+pub const PM_BASES: [u16; 2] = [0x600, 0xB000];
 pub const PM_LEN: u16 = 0x40;
 /// APM control (SMI command) and status ports.
 pub const APMC: u16 = 0xB2;
@@ -169,9 +171,15 @@ impl AcpiPm {
         (self.cfg.dword(SMBBA) & 0xFFF0) as u16
     }
 
-    /// The PM block answers at [`PM_BASE`].
+    /// The PM block answers at PMBA, which must be one of [`PM_BASES`].
     pub fn io_enabled(&self) -> bool {
-        self.cfg.byte(PMREGMISC) & 1 != 0 && self.pmba() == PM_BASE
+        self.cfg.byte(PMREGMISC) & 1 != 0 && PM_BASES.contains(&self.pmba())
+    }
+
+    /// The register offset of `port` when the PM block decodes it.
+    pub fn io_offset(&self, port: u16) -> Option<u16> {
+        let base = self.pmba();
+        (self.io_enabled() && (base..base + PM_LEN).contains(&port)).then(|| port - base)
     }
 
     pub fn pm1_sts(&mut self) -> u16 {

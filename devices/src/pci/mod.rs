@@ -55,7 +55,9 @@ const CONFIG_ENABLE: u32 = 1 << 31;
 /// Every port [`PciBus`] decodes.
 pub fn ports() -> Vec<u16> {
     let mut p: Vec<u16> = (CONFIG_ADDRESS..=0xCFF).collect();
-    p.extend(acpi_pm::PM_BASE..acpi_pm::PM_BASE + acpi_pm::PM_LEN);
+    for base in acpi_pm::PM_BASES {
+        p.extend(base..base + acpi_pm::PM_LEN);
+    }
     p.extend([acpi_pm::APMC, acpi_pm::APMS]);
     p
 }
@@ -196,6 +198,10 @@ fn ones(size: u8) -> u32 {
 }
 
 impl PortDevice for PciBus {
+    fn reset(&mut self) {
+        PciBus::reset(self);
+    }
+
     fn read(&mut self, port: u16, size: u8) -> u32 {
         match port {
             RESET_CONTROL if size == 1 => self.isa.rcr() as u32,
@@ -211,12 +217,10 @@ impl PortDevice for PciBus {
                 None => ones(size),
             },
             acpi_pm::APMC | acpi_pm::APMS => self.pm.apm_read(port) as u32,
-            _ if self.pm.io_enabled()
-                && (acpi_pm::PM_BASE..acpi_pm::PM_BASE + acpi_pm::PM_LEN).contains(&port) =>
-            {
-                self.pm.io_read(port - acpi_pm::PM_BASE, size)
-            }
-            _ => ones(size),
+            _ => match self.pm.io_offset(port) {
+                Some(off) => self.pm.io_read(off, size),
+                None => ones(size),
+            },
         }
     }
 
@@ -234,12 +238,11 @@ impl PortDevice for PciBus {
                 }
             }
             acpi_pm::APMC | acpi_pm::APMS => self.pm.apm_write(port, value as u8),
-            _ if self.pm.io_enabled()
-                && (acpi_pm::PM_BASE..acpi_pm::PM_BASE + acpi_pm::PM_LEN).contains(&port) =>
-            {
-                self.pm.io_write(port - acpi_pm::PM_BASE, size, value)
+            _ => {
+                if let Some(off) = self.pm.io_offset(port) {
+                    self.pm.io_write(off, size, value)
+                }
             }
-            _ => {}
         }
     }
 

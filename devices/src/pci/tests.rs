@@ -46,8 +46,9 @@ fn ports_cover_config_pm_and_apm() {
     let p = ports();
     assert!(p.contains(&0xCF8) && p.contains(&0xCF9) && p.contains(&0xCFF));
     assert!(p.contains(&0x600) && p.contains(&0x63F) && !p.contains(&0x640));
+    assert!(p.contains(&0xB000) && p.contains(&0xB03F) && !p.contains(&0xB040));
     assert!(p.contains(&0xB2) && p.contains(&0xB3));
-    assert_eq!(p.len(), 8 + 64 + 2);
+    assert_eq!(p.len(), 8 + 2 * 64 + 2);
 }
 
 #[test]
@@ -264,19 +265,21 @@ fn pm_timer_runs_at_3_579545_mhz_and_wraps() {
 }
 
 #[test]
-fn pm_block_decoded_only_when_enabled_at_0x600() {
+fn pm_block_decoded_only_when_enabled_at_its_base() {
     let mut r = rig();
     r.clock.sync_icount(1_000_000);
     assert_eq!(r.bus.read(0x608, 4), 0xFFFF_FFFF);
     r.bus.write(0x604, 2, 0x2000);
     assert_eq!(r.control.pending() & REQ_EXIT, 0);
-    // Base programmed elsewhere: still not decoded.
+    // SeaBIOS's base, 0xB000: decoded there and not at 0x600.
     r.cfg_write(1, 3, 0x40, 4, 0xB001);
     r.cfg_write(1, 3, 0x80, 1, 1);
     assert_eq!(r.bus.pm.pmba(), 0xB000);
     assert_eq!(r.bus.read(0x608, 4), 0xFFFF_FFFF);
-    r.bus.write(0x604, 2, 0x2000);
-    assert_eq!(r.control.pending() & REQ_EXIT, 0);
+    assert_ne!(r.bus.read(0xB008, 4), 0xFFFF_FFFF, "PM timer at 0xB008");
+    // A base the port map does not cover is not decoded anywhere.
+    r.cfg_write(1, 3, 0x40, 4, 0x7001);
+    assert_eq!(r.bus.read(0x7008, 4), 0xFFFF_FFFF);
     r.enable_pm();
     assert_ne!(r.bus.read(0x608, 4), 0xFFFF_FFFF);
 }

@@ -18,6 +18,10 @@ pub trait PortDevice {
         None
     }
 
+    /// Machine RESET (triple fault, 0xCF9, port 0x92, keyboard controller): back to power-on
+    /// state where the hardware resets too.
+    fn reset(&mut self) {}
+
     /// Devices with timers: called by the machine loop with the virtual time; fires what is
     /// due and returns when the device next needs a call (absolute nanoseconds), if ever.
     fn poll_timer(&mut self, now_ns: u64) -> Option<u64> {

@@ -53,6 +53,13 @@ impl PortBus {
         self.devices[id].as_interrupt_controller()
     }
 
+    /// Machine RESET for every device.
+    pub fn reset_devices(&mut self) {
+        for d in self.devices.iter_mut() {
+            d.reset();
+        }
+    }
+
     /// Fires due device timers; returns the earliest next deadline.
     pub fn poll_timers(&mut self, now_ns: u64) -> Option<u64> {
         self.devices
