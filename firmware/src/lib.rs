@@ -1,3 +1,4 @@
 //! Firmware: what runs before (or instead of) a guest's own boot code.
 
 pub mod demo;
+pub mod linux;

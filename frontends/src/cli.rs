@@ -20,6 +20,19 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub bios: Option<std::path::PathBuf>,
 
+    /// Linux bzImage booted directly through the 32-bit boot protocol, as QEMU's -kernel: the
+    /// CPU starts at the kernel's entry point instead of the reset vector, and no BIOS runs.
+    #[arg(long, value_name = "FILE")]
+    pub kernel: Option<std::path::PathBuf>,
+
+    /// Initial ramdisk for --kernel, as QEMU's -initrd.
+    #[arg(long, value_name = "FILE", requires = "kernel")]
+    pub initrd: Option<std::path::PathBuf>,
+
+    /// Kernel command line for --kernel, as QEMU's -append.
+    #[arg(long, value_name = "STRING", requires = "kernel")]
+    pub append: Option<String>,
+
     /// Guest RAM size; K, M and G suffixes accepted.
     #[arg(short = 'm', long = "memory", value_name = "SIZE", default_value = "128M", value_parser = parse_size)]
     pub memory: u64,
@@ -78,6 +91,26 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kernel_flags() {
+        let a = Args::try_parse_from([
+            "ringside",
+            "--kernel",
+            "bz",
+            "--initrd",
+            "rd",
+            "--append",
+            "console=ttyS0",
+        ])
+        .unwrap();
+        assert_eq!(a.kernel.as_deref(), Some(std::path::Path::new("bz")));
+        assert_eq!(a.initrd.as_deref(), Some(std::path::Path::new("rd")));
+        assert_eq!(a.append.as_deref(), Some("console=ttyS0"));
+        let e = Args::try_parse_from(["ringside", "--initrd", "rd"]).unwrap_err();
+        assert!(e.to_string().contains("--kernel"), "{e}");
+        assert!(Args::try_parse_from(["ringside", "--append", "x"]).is_err());
+    }
 
     #[test]
     fn sizes() {

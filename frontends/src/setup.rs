@@ -17,6 +17,8 @@ use crate::cli::{Args, Engine};
 /// Largest ROM accepted (QEMU's limit for -bios on the PC machine is similar).
 const MAX_ROM: u64 = 16 << 20;
 
+/// The ROM mapped below 4 GiB. With --kernel it is still mapped (the top-of-4G and F-segment
+/// windows must decode) but never run, since the CPU starts at the kernel's entry point.
 fn load_rom(args: &Args) -> Result<Vec<u8>> {
     let Some(path) = &args.bios else {
         return Ok(firmware::demo::demo_rom());
@@ -61,6 +63,27 @@ pub fn run(args: &Args) -> Result<i32> {
     let mut cpu = Cpu::new(mem, io, control);
     cpu.clock = clock;
     cpu.irq = irq;
+    if let Some(kernel) = &args.kernel {
+        let info = firmware::linux::load_linux(
+            &mut cpu,
+            kernel,
+            args.initrd.as_deref(),
+            args.append.as_deref().unwrap_or(""),
+        )?;
+        eprintln!(
+            "ringside: Linux {} (boot protocol {}.{:02}), {} KiB at {:#x}, initrd {} KiB at {:#x}",
+            info.header
+                .kernel_version
+                .as_deref()
+                .unwrap_or("(no version string)"),
+            info.header.version >> 8,
+            info.header.version & 0xFF,
+            info.kernel_size >> 10,
+            info.kernel_addr,
+            info.initrd_size >> 10,
+            info.initrd_addr
+        );
+    }
     let mut machine = Machine::new(cpu, Box::new(Interpreter));
     machine.no_reboot = args.no_reboot;
     let start = Instant::now();

@@ -100,7 +100,7 @@ pub fn bit_scan(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
         cpu.state.lazy.set_bits(ZF, true);
         return Ok(());
     }
-    let idx = if ins.mnemonic() == Mnemonic::Bsf {
+    let idx = if matches!(ins.mnemonic(), Mnemonic::Bsf | Mnemonic::Tzcnt) {
         v.trailing_zeros()
     } else {
         31 - v.leading_zeros()

@@ -57,7 +57,8 @@ pub fn handler_for(ins: &Instruction) -> Handler {
         M::Shld | M::Shrd => shift::shld_shrd,
 
         M::Bt | M::Bts | M::Btr | M::Btc => bit::bit_test,
-        M::Bsf | M::Bsr => bit::bit_scan,
+        // Without BMI1/LZCNT, F3 0F BC/BD are BSF/BSR with an ignored REP prefix.
+        M::Bsf | M::Bsr | M::Tzcnt | M::Lzcnt => bit::bit_scan,
         M::Bswap => bit::bswap,
         M::Daa | M::Das => bit::daa_das,
         M::Aaa | M::Aas => bit::aaa_aas,
@@ -207,6 +208,8 @@ pub fn handler_for(ins: &Instruction) -> Handler {
         M::Lar | M::Lsl | M::Verr | M::Verw => sys::descriptor_probe,
         M::Arpl => sys::arpl,
         M::Wait => data::nop,
+        // PAUSE (F3 90) is a NOP on parts before the Pentium 4.
+        M::Pause => data::nop,
         // Hint and prefetch NOPs of the P6 (0F 18-1F).
         M::Prefetchnta | M::Prefetcht0 | M::Prefetcht1 | M::Prefetcht2 => data::nop,
         _ => sys::ud,
