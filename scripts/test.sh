@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 test-roms/build.sh
+scripts/fetch-guests.sh
 cargo build --release --bin ringside
 cargo test --workspace --release
