@@ -5,7 +5,7 @@ use iced_x86::{Instruction, MemorySize, Mnemonic as M};
 
 use super::stack::{fsw, underflow_to, Stack};
 use super::{
-    enter, f80_from_bytes, f80_to_bytes, has_memory_operand, mem_operand, read_bytes, st_operand,
+    enter, f80_from_bytes, f80_to_bytes, has_memory_operand, mem_operand, read_m80, st_operand,
     write_bytes, Kind,
 };
 use crate::cpu::core::Cpu;
@@ -37,7 +37,7 @@ pub fn fld(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
         let v = match ins.memory_size() {
             MemorySize::Float32 => float80::from_f32_bits(cpu.read_mem(seg, off, 4)?, &mut flags),
             MemorySize::Float64 => float80::from_f64_bits(cpu.read_mem64(seg, off)?, &mut flags),
-            _ => f80_from_bytes(&read_bytes::<10>(cpu, seg, off)?),
+            _ => f80_from_bytes(&read_m80(cpu, ins, seg, off)?),
         };
         push_value(&mut cpu.state.fpu, v, flags);
         return Ok(());
@@ -72,7 +72,7 @@ pub fn fild(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
 pub fn fbld(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     enter(cpu, ins, Kind::Compute)?;
     let (seg, off) = mem_operand(cpu, ins);
-    let b = read_bytes::<10>(cpu, seg, off)?;
+    let b = read_m80(cpu, ins, seg, off)?;
     push_value(&mut cpu.state.fpu, float80::from_bcd(b), FpFlags::default());
     Ok(())
 }

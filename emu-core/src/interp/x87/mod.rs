@@ -315,6 +315,17 @@ pub(super) fn read_bytes<const N: usize>(cpu: &mut Cpu, seg: usize, off: u32) ->
     Ok(out)
 }
 
+/// Reads an 80-bit operand as the hardware does: 8 bytes, then 2 more whose offset wraps at
+/// 64 KiB under 16-bit addressing (the stores split the same way).
+pub(super) fn read_m80(cpu: &mut Cpu, ins: &Instruction, seg: usize, off: u32) -> Result<[u8; 10]> {
+    let lo = read_bytes::<8>(cpu, seg, off)?;
+    let hi = read_bytes::<2>(cpu, seg, crate::interp::operand::next_offset(ins, off, 8))?;
+    let mut out = [0u8; 10];
+    out[..8].copy_from_slice(&lo);
+    out[8..].copy_from_slice(&hi);
+    Ok(out)
+}
+
 /// Writes `bytes` at seg:off; every byte is checked writable before the first lands.
 pub(super) fn write_bytes(cpu: &mut Cpu, seg: usize, off: u32, bytes: &[u8]) -> Result<()> {
     let len = bytes.len() as u32;
