@@ -1,4 +1,5 @@
 //! Firmware: what runs before (or instead of) a guest's own boot code.
 
+pub mod acpi;
 pub mod demo;
 pub mod linux;

@@ -15,6 +15,7 @@
 //! | below `0x7000`     | initial stack (the kernel sets up its own at once) |
 //! | `0x7000..0x8000`   | `boot_params` (zero page)                         |
 //! | `0x20000`          | kernel command line, NUL terminated               |
+//! | `0x9FC00..0xA0000` | EBDA: ACPI tables (`crate::acpi`), RSDP first     |
 //! | `0x100000`         | protected-mode kernel (`code32_start`)            |
 //! | top of RAM         | initrd, page aligned, below `initrd_addr_max`     |
 //!
@@ -61,6 +62,8 @@ pub const BOOT_DS_DESC: u64 = 0x00CF_9300_0000_FFFF;
 /// Offsets inside `boot_params` (and, for the setup header, inside the image).
 pub mod off {
     pub const EXT_MEM_K: usize = 0x002;
+    /// `acpi_rsdp_addr` (boot protocol 2.14+).
+    pub const ACPI_RSDP_ADDR: usize = 0x070;
     pub const ORIG_VIDEO_IS_VGA: usize = 0x00F;
     pub const ALT_MEM_K: usize = 0x1E0;
     pub const E820_ENTRIES: usize = 0x1E8;
@@ -595,7 +598,14 @@ pub fn load_linux_bytes(
     let mut line = cmdline.as_bytes().to_vec();
     line.push(0);
     mem.write_bytes(info.cmdline_addr, &line);
-    mem.write_bytes(info.boot_params, &build_boot_params(image, &info, ram_size));
+    let mut bp = build_boot_params(image, &info, ram_size);
+    // ACPI tables in the EBDA, where the RSDP scan finds them; 2.14+ kernels get the address.
+    let acpi = crate::acpi::build(crate::acpi::ACPI_BASE, &crate::acpi::AcpiConfig::default());
+    mem.write_bytes(acpi.base, &acpi.bytes);
+    if info.header.version >= 0x020E {
+        wr64(&mut bp, off::ACPI_RSDP_ADDR, acpi.rsdp_addr());
+    }
+    mem.write_bytes(info.boot_params, &bp);
     // A BIOS data area as a BIOS would leave it: EBDA segment and base memory in KiB.
     mem.write_bytes(0x40E, &0x9FC0u16.to_le_bytes());
     mem.write_bytes(0x413, &639u16.to_le_bytes());
@@ -905,5 +915,19 @@ mod tests {
         let mut r = vec![0u8; 10_000];
         cpu.mem.read_bytes(info.initrd_addr, &mut r);
         assert_eq!(r, initrd);
+        // ACPI: RSDP in the EBDA, its address in boot_params.
+        let mut sig = [0u8; 8];
+        cpu.mem.read_bytes(crate::acpi::ACPI_BASE, &mut sig);
+        assert_eq!(&sig, b"RSD PTR ");
+        assert_eq!(
+            cpu.mem
+                .read_u64(BOOT_PARAMS_ADDR + off::ACPI_RSDP_ADDR as u64),
+            crate::acpi::ACPI_BASE
+        );
+        assert_eq!(
+            (cpu.mem.read_u32(0x40E) & 0xFFFF) as u64 * 16,
+            crate::acpi::ACPI_BASE,
+            "BDA EBDA segment"
+        );
     }
 }

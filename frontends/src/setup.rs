@@ -50,6 +50,17 @@ fn load_rom(args: &Args) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read ROM '{}'", path.display()))
 }
 
+/// Does what a BIOS does before handing over to an ACPI OS: enables the PIIX4 PM function's
+/// I/O block (00:01.3) at the address the FADT names, through PCI configuration mechanism #1.
+fn enable_pm_block(cpu: &mut Cpu) {
+    let cfg = |reg: u32| 0x8000_0000 | (1 << 11) | (3 << 8) | reg;
+    let pm_base = firmware::acpi::AcpiConfig::default().pm_base as u32;
+    cpu.io.write(0xCF8, 4, cfg(0x40)); // PMBA
+    cpu.io.write(0xCFC, 4, pm_base | 1);
+    cpu.io.write(0xCF8, 4, cfg(0x80)); // PMREGMISC: PMIOSE
+    cpu.io.write(0xCFC, 1, 1);
+}
+
 pub fn run(args: &Args) -> Result<i32> {
     if args.cpu_engine == Engine::Jit {
         bail!("the JIT engine is not built yet; use --cpu-engine interp");
@@ -70,6 +81,7 @@ pub fn run(args: &Args) -> Result<i32> {
             args.initrd.as_deref(),
             args.append.as_deref().unwrap_or(""),
         )?;
+        enable_pm_block(&mut cpu);
         eprintln!(
             "ringside: Linux {} (boot protocol {}.{:02}), {} KiB at {:#x}, initrd {} KiB at {:#x}",
             info.header
