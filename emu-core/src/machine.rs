@@ -103,12 +103,20 @@ impl Machine {
                     // The guest may have programmed a timer just before halting.
                     clock.sync_icount(self.cpu.icount);
                     let next_timer = self.cpu.io.poll_timers(clock.now_ns());
-                    let Some(deadline) = next_timer
-                        .filter(|_| self.cpu.io.has_interrupt_controller() && !interrupts_off)
-                    else {
+                    if interrupts_off || !self.cpu.io.has_interrupt_controller() {
                         return MachineExit::HaltedForever;
-                    };
-                    self.idle_until(&clock, deadline);
+                    }
+                    match (next_timer, clock.mode()) {
+                        (Some(deadline), _) => self.idle_until(&clock, deadline),
+                        // Nothing scheduled, but input from another thread (serial, keyboard)
+                        // can still wake the guest: wait for it on host time.
+                        (None, crate::clock::ClockMode::Realtime) => {
+                            std::thread::sleep(std::time::Duration::from_nanos(MAX_IDLE_SLEEP_NS))
+                        }
+                        (None, crate::clock::ClockMode::Instructions { .. }) => {
+                            return MachineExit::HaltedForever
+                        }
+                    }
                 }
                 StopReason::Budget | StopReason::Request => {}
             }

@@ -20,7 +20,7 @@
 //! | `0x0C0` | FADT (revision 3, 244 bytes)            |
 //! | `0x1C0` | DSDT (`\_SB.PCI0` root bridge, `Name (_S5, Package (4) {0, 0, 0, 0})`) |
 //!
-//! The PM timer is left out of the FADT by default (see [`AcpiConfig::pm_timer`]).
+//! The FADT describes the PM timer (PMBA + 8), as QEMU's does ([`AcpiConfig::pm_timer`]).
 //! The FADT fills only the 32-bit block addresses; the X_ (GAS) fields stay zero so ACPICA
 //! derives them from the 32-bit ones (no mismatch warnings). No GPE blocks, no reset register.
 
@@ -91,11 +91,9 @@ pub struct AcpiConfig {
     pub acpi_disable: u8,
     /// CMOS index of the century byte (0: none).
     pub century: u8,
-    /// Describe the PM timer (PMBA + 8) in the FADT. Off by default: with a PM timer Linux
-    /// picks the `acpi_pm` clocksource, switches the PIT clockevent to one-shot (high-res/NOHZ)
-    /// mode, and the emulator then sees an idle HLT with no timer armed as "halted forever"
-    /// (the test's `poweroff -f` and the interactive shell prompt both stop the machine). With
-    /// the PIT as clocksource the tick stays periodic. ACPICA treats the block as optional.
+    /// Describe the PM timer (PMBA + 8) in the FADT. With it Linux picks the `acpi_pm`
+    /// clocksource and runs the PIT clockevent one-shot, idling in HLT with no timer armed;
+    /// the machine loop waits for input then instead of ending the run.
     pub pm_timer: bool,
 }
 
@@ -109,7 +107,7 @@ impl Default for AcpiConfig {
             acpi_enable: 0xF1,
             acpi_disable: 0xF0,
             century: 0x32,
-            pm_timer: false,
+            pm_timer: true,
         }
     }
 }
@@ -334,9 +332,9 @@ mod tests {
         assert_eq!(rd32(f, 64), 0x604, "PM1a_CNT_BLK");
         assert_eq!(rd32(f, 68), 0, "PM1b_CNT_BLK");
         assert_eq!(rd32(f, 72), 0, "PM2_CNT_BLK");
-        assert_eq!(rd32(f, 76), 0, "PM_TMR_BLK off by default");
+        assert_eq!(rd32(f, 76), 0x608, "PM_TMR_BLK by default");
         assert_eq!((rd32(f, 80), rd32(f, 84)), (0, 0), "no GPE blocks");
-        assert_eq!(&f[88..94], &[4, 2, 0, 0, 0, 0], "block lengths");
+        assert_eq!(&f[88..94], &[4, 2, 0, 4, 0, 0], "block lengths");
         assert_eq!(rd32(f, 36) as u64, ACPI_BASE + FACS_OFFSET as u64);
         assert_eq!(rd32(f, 40) as u64, ACPI_BASE + DSDT_OFFSET as u64);
         assert_eq!(f[108], 0x32, "CENTURY");
@@ -347,16 +345,16 @@ mod tests {
     }
 
     #[test]
-    fn fadt_pm_timer() {
+    fn fadt_without_pm_timer() {
         let cfg = AcpiConfig {
-            pm_timer: true,
+            pm_timer: false,
             ..AcpiConfig::default()
         };
         let t = build(ACPI_BASE, &cfg);
         let f = &t.bytes[FADT_OFFSET..FADT_OFFSET + FADT_LEN];
         assert_eq!(sum(f), 0);
-        assert_eq!(rd32(f, 76), 0x608, "PM_TMR_BLK");
-        assert_eq!(f[91], 4, "PM_TMR_LEN");
+        assert_eq!(rd32(f, 76), 0, "PM_TMR_BLK");
+        assert_eq!(f[91], 0, "PM_TMR_LEN");
     }
 
     #[test]
