@@ -14,6 +14,8 @@ pub const REQ_A20: u32 = 1 << 3;
 pub const REQ_IRQ: u32 = 1 << 4;
 /// The chipset changed what backs part of the first MiB (shadow RAM control).
 pub const REQ_MEMMAP: u32 = 1 << 5;
+/// A bus master has data to move (`PortDevice::run_dma`).
+pub const REQ_DMA: u32 = 1 << 6;
 
 /// What backs a range of the 0xC0000-0xFFFFF window (the i440FX PAM settings).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

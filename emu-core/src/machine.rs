@@ -1,7 +1,7 @@
 //! The machine loop: runs an engine on the CPU and answers what stops it (exit requests,
 //! resets, A20 changes, triple faults, a guest halted for good).
 
-use crate::control::{REQ_A20, REQ_EXIT, REQ_MEMMAP, REQ_RESET, REQ_STOP};
+use crate::control::{REQ_A20, REQ_DMA, REQ_EXIT, REQ_MEMMAP, REQ_RESET, REQ_STOP};
 use crate::cpu::core::Cpu;
 use crate::engine::ExecutionEngine;
 use crate::interp::StopReason;
@@ -69,7 +69,10 @@ impl Machine {
             };
             let why = self.engine.run(&mut self.cpu, budget);
             let control = self.cpu.control.clone();
-            let req = control.take(REQ_A20 | REQ_RESET | REQ_STOP | REQ_MEMMAP);
+            let req = control.take(REQ_A20 | REQ_RESET | REQ_STOP | REQ_MEMMAP | REQ_DMA);
+            if req & REQ_DMA != 0 {
+                self.cpu.io.run_dma(&mut self.cpu.mem);
+            }
             if req & REQ_A20 != 0 {
                 self.cpu.set_a20(control.a20());
             }
@@ -97,6 +100,8 @@ impl Machine {
                     }
                     self.reset();
                 }
+                // A DMA completion just raised its interrupt: let the CPU take it before idling.
+                StopReason::Halted if req & REQ_DMA != 0 => {}
                 StopReason::Halted => {
                     let interrupts_off =
                         self.cpu.state.lazy.eflags_raw() & crate::cpu::flags::IF == 0;

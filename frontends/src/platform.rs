@@ -48,7 +48,9 @@ pub fn build_port_bus(
         Box::new(devices::fw_cfg::FwCfg::pc(below_4g, above_4g, 1, &[])),
     );
     let pci = devices::pci::pc(control.clone(), clock.clone(), irq.clone());
-    io.register(devices::pci::ports(), Box::new(pci));
+    let pci = io.register(devices::pci::ports(), Box::new(pci));
+    io.set_default_port_device(pci);
+    io.decode_mmio(pci);
     io.register_interrupt_controller(
         devices::pic::PIC_PORTS,
         Box::new(devices::DualPic::new(irq.clone())),

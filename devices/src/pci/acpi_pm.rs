@@ -16,9 +16,8 @@
 //!   TMR_STS is set whenever bit 23 changes.
 //! - other offsets (PIIX4 processor/global/device registers) read as 0, writes dropped.
 //!
-//! Limitation: the port bus is static, so the block is only decoded at 0x600-0x63F (what
-//! SeaBIOS programs on QEMU), when PMREGMISC enables it and PMBA is 0x600. A guest moving
-//! PMBA elsewhere loses the block. QEMU also has a GPE0 block at 0xAFE0 and PCI hotplug
+//! The block is decoded at PMBA (0x600 under QEMU's tables, 0xB000 where SeaBIOS builds its
+//! own) once PMREGMISC enables it. QEMU also has a GPE0 block at 0xAFE0 and PCI hotplug
 //! registers at 0xAE00; neither is modelled (our FADT must not point at them).
 //!
 //! APM control/status ports 0xB2/0xB3: ACPI_ENABLE (0xF1) written to 0xB2 sets SCI_EN,
@@ -46,10 +45,8 @@ pub const PMREGMISC: u8 = 0x80;
 pub const SMBBA: u8 = 0x90;
 pub const SMBHSTCFG: u8 = 0xD2;
 
-/// The PM block addresses the static port map decodes: 0x600 (QEMU's ACPI tables) and
-/// 0xB000 (where SeaBIOS puts it when it builds its own).
+/// Where our direct-boot setup and QEMU's ACPI tables put the PM block.
 pub const PM_BASE: u16 = 0x600;
-pub const PM_BASES: [u16; 2] = [0x600, 0xB000];
 pub const PM_LEN: u16 = 0x40;
 /// APM control (SMI command) and status ports.
 pub const APMC: u16 = 0xB2;
@@ -171,9 +168,9 @@ impl AcpiPm {
         (self.cfg.dword(SMBBA) & 0xFFF0) as u16
     }
 
-    /// The PM block answers at PMBA, which must be one of [`PM_BASES`].
+    /// The PM block answers at PMBA once PMREGMISC enables it.
     pub fn io_enabled(&self) -> bool {
-        self.cfg.byte(PMREGMISC) & 1 != 0 && PM_BASES.contains(&self.pmba())
+        self.cfg.byte(PMREGMISC) & 1 != 0 && self.pmba() != 0
     }
 
     /// The register offset of `port` when the PM block decodes it.

@@ -3,8 +3,10 @@
 //! reset control register at 0xCF9, and the PIIX4 ACPI power management function (00:01.3)
 //! with its PM I/O block and the APM ports 0xB2/0xB3.
 //!
-//! Only bus 0 exists. Other functions (VGA, IDE, NICs) can be added with
-//! [`PciBus::register`]; their BARs are not decoded by this module.
+//! Only bus 0 exists. Other functions (VGA, IDE, NICs) are added with [`PciBus::register`].
+//! The bus owns them: it is the machine's default port device and an MMIO decoder, and hands
+//! each port, memory access, DMA turn and timer poll to the functions, which decode their own
+//! BARs (so a BAR the firmware moves needs no remapping anywhere else).
 //!
 //! The machine should call [`PciBus::reset`] on every system reset (a 0xCF9 reset does it
 //! itself): it returns the PAM registers to ROM and asks the machine to remap.
@@ -16,7 +18,7 @@ pub mod piix3;
 
 use std::sync::Arc;
 
-use emu_core::bus::PortDevice;
+use emu_core::bus::{DmaMemory, PortDevice};
 use emu_core::clock::Clock;
 use emu_core::control::{MachineControl, REQ_RESET};
 use emu_core::irq::IrqLines;
@@ -32,6 +34,39 @@ pub use piix3::{Piix3, Piix3State};
 pub trait PciFunction {
     fn config_read(&mut self, reg: u8, size: u8) -> u32;
     fn config_write(&mut self, reg: u8, size: u8, value: u32);
+
+    /// A port access the function decodes (legacy ports or an enabled I/O BAR); `None` when
+    /// it does not.
+    fn io_read(&mut self, port: u16, size: u8) -> Option<u32> {
+        let _ = (port, size);
+        None
+    }
+    /// Returns whether the function decoded the write.
+    fn io_write(&mut self, port: u16, size: u8, value: u32) -> bool {
+        let _ = (port, size, value);
+        false
+    }
+    /// A memory access outside RAM/ROM that the function decodes (memory BAR, expansion ROM
+    /// BAR, legacy windows such as VGA's 0xA0000).
+    fn mmio_read(&mut self, addr: u64, size: u8) -> Option<u64> {
+        let _ = (addr, size);
+        None
+    }
+    fn mmio_write(&mut self, addr: u64, size: u8, value: u64) -> bool {
+        let _ = (addr, size, value);
+        false
+    }
+    /// Bus mastering, after the function raised `REQ_DMA`.
+    fn run_dma(&mut self, mem: &mut dyn DmaMemory) {
+        let _ = mem;
+    }
+    /// Timers, as `PortDevice::poll_timer`.
+    fn poll_timer(&mut self, now_ns: u64) -> Option<u64> {
+        let _ = now_ns;
+        None
+    }
+    /// Machine RESET.
+    fn reset(&mut self) {}
 }
 
 pub const CONFIG_ADDRESS: u16 = 0xCF8;
@@ -52,12 +87,10 @@ pub const PM_DEVFN: u8 = devfn(1, 3);
 const CONFIG_ADDRESS_MASK: u32 = 0x80FF_FFFC;
 const CONFIG_ENABLE: u32 = 1 << 31;
 
-/// Every port [`PciBus`] decodes.
+/// The fixed ports [`PciBus`] decodes; BARs (the PM block's among them) arrive through the
+/// bus's default-port route.
 pub fn ports() -> Vec<u16> {
     let mut p: Vec<u16> = (CONFIG_ADDRESS..=0xCFF).collect();
-    for base in acpi_pm::PM_BASES {
-        p.extend(base..base + acpi_pm::PM_LEN);
-    }
     p.extend([acpi_pm::APMC, acpi_pm::APMS]);
     p
 }
@@ -77,6 +110,8 @@ pub struct PciBus {
     pub pm: AcpiPm,
     /// Functions added by the machine, by devfn.
     others: Vec<(u8, Box<dyn PciFunction>)>,
+    /// Ports that reached the bus and that no function decoded (the machine's open bus).
+    pub unclaimed_ports: u64,
     control: Arc<MachineControl>,
 }
 
@@ -88,6 +123,7 @@ pub fn pc(control: Arc<MachineControl>, clock: Clock, irq: IrqLines) -> PciBus {
         isa: Piix3::new(),
         pm: AcpiPm::new(control.clone(), clock, irq),
         others: Vec::new(),
+        unclaimed_ports: 0,
         control,
     }
 }
@@ -126,6 +162,9 @@ impl PciBus {
         self.host.reset();
         self.isa.reset();
         self.pm.reset();
+        for (_, f) in self.others.iter_mut() {
+            f.reset();
+        }
     }
 
     fn function(&mut self, df: u8) -> Option<&mut dyn PciFunction> {
@@ -219,7 +258,14 @@ impl PortDevice for PciBus {
             acpi_pm::APMC | acpi_pm::APMS => self.pm.apm_read(port) as u32,
             _ => match self.pm.io_offset(port) {
                 Some(off) => self.pm.io_read(off, size),
-                None => ones(size),
+                None => self
+                    .others
+                    .iter_mut()
+                    .find_map(|(_, f)| f.io_read(port, size))
+                    .unwrap_or_else(|| {
+                        self.unclaimed_ports += 1;
+                        ones(size)
+                    }),
             },
         }
     }
@@ -241,13 +287,42 @@ impl PortDevice for PciBus {
             _ => {
                 if let Some(off) = self.pm.io_offset(port) {
                     self.pm.io_write(off, size, value)
+                } else if !self
+                    .others
+                    .iter_mut()
+                    .any(|(_, f)| f.io_write(port, size, value))
+                {
+                    self.unclaimed_ports += 1;
                 }
             }
         }
     }
 
     fn poll_timer(&mut self, now_ns: u64) -> Option<u64> {
-        self.pm.poll(now_ns)
+        let pm = self.pm.poll(now_ns);
+        self.others
+            .iter_mut()
+            .filter_map(|(_, f)| f.poll_timer(now_ns))
+            .chain(pm)
+            .min()
+    }
+
+    fn mmio_read(&mut self, addr: u64, size: u8) -> Option<u64> {
+        self.others
+            .iter_mut()
+            .find_map(|(_, f)| f.mmio_read(addr, size))
+    }
+
+    fn mmio_write(&mut self, addr: u64, size: u8, value: u64) -> bool {
+        self.others
+            .iter_mut()
+            .any(|(_, f)| f.mmio_write(addr, size, value))
+    }
+
+    fn run_dma(&mut self, mem: &mut dyn DmaMemory) {
+        for (_, f) in self.others.iter_mut() {
+            f.run_dma(mem);
+        }
     }
 }
 

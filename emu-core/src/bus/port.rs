@@ -1,6 +1,7 @@
-//! The I/O port bus: a flat table from port number to device.
+//! The device bus: a flat table from port number to device, the devices that decode memory
+//! addresses, and the bus masters' DMA hook.
 
-use super::{InterruptController, PortDevice};
+use super::{DmaMemory, InterruptController, PortDevice};
 
 /// Reads from ports nobody decodes float high on ISA, so return all ones.
 const OPEN_BUS: u32 = 0xFFFF_FFFF;
@@ -13,6 +14,12 @@ pub struct PortBus {
     pub unclaimed_hits: u64,
     /// Index into `devices` of the interrupt controller, if one is registered.
     intc: Option<usize>,
+    /// Devices asked, in registration order, about memory accesses outside RAM and ROM.
+    mmio: Vec<usize>,
+    /// The device that gets ports nobody registered (the PCI bus, whose BARs move).
+    default_port_device: Option<usize>,
+    /// Memory accesses no device decoded, for `--log unimp` style reporting.
+    pub unclaimed_mmio_hits: u64,
 }
 
 impl Default for PortBus {
@@ -22,17 +29,62 @@ impl Default for PortBus {
             map: vec![0; 0x10000],
             unclaimed_hits: 0,
             intc: None,
+            mmio: Vec::new(),
+            default_port_device: None,
+            unclaimed_mmio_hits: 0,
         }
     }
 }
 
 impl PortBus {
     /// Claims `ports` for `device`. Later registrations win, so a machine can override.
-    pub fn register(&mut self, ports: impl IntoIterator<Item = u16>, device: Box<dyn PortDevice>) {
+    /// Returns the device's index for [`decode_mmio`](Self::decode_mmio) and friends.
+    pub fn register(
+        &mut self,
+        ports: impl IntoIterator<Item = u16>,
+        device: Box<dyn PortDevice>,
+    ) -> usize {
         self.devices.push(device);
         let id = self.devices.len() as u16;
         for p in ports {
             self.map[p as usize] = id;
+        }
+        id as usize - 1
+    }
+
+    /// Device `id` is asked about memory accesses that miss RAM and ROM.
+    pub fn decode_mmio(&mut self, id: usize) {
+        self.mmio.push(id);
+    }
+
+    /// Device `id` receives accesses to every port no device registered.
+    pub fn set_default_port_device(&mut self, id: usize) {
+        self.default_port_device = Some(id);
+    }
+
+    pub fn mmio_read(&mut self, addr: u64, size: u8) -> u64 {
+        for &id in &self.mmio {
+            if let Some(v) = self.devices[id].mmio_read(addr, size) {
+                return v;
+            }
+        }
+        self.unclaimed_mmio_hits += 1;
+        u64::MAX >> (64 - 8 * size as u32)
+    }
+
+    pub fn mmio_write(&mut self, addr: u64, size: u8, value: u64) {
+        for &id in &self.mmio {
+            if self.devices[id].mmio_write(addr, size, value) {
+                return;
+            }
+        }
+        self.unclaimed_mmio_hits += 1;
+    }
+
+    /// Lets every bus master move its pending data.
+    pub fn run_dma(&mut self, mem: &mut dyn DmaMemory) {
+        for d in self.devices.iter_mut() {
+            d.run_dma(mem);
         }
     }
 
@@ -41,9 +93,10 @@ impl PortBus {
         &mut self,
         ports: impl IntoIterator<Item = u16>,
         device: Box<dyn PortDevice>,
-    ) {
-        self.register(ports, device);
-        self.intc = Some(self.devices.len() - 1);
+    ) -> usize {
+        let id = self.register(ports, device);
+        self.intc = Some(id);
+        id
     }
 
     /// The interrupt controller, when the machine has one.
@@ -74,17 +127,23 @@ impl PortBus {
 
     pub fn read(&mut self, port: u16, size: u8) -> u32 {
         match self.map[port as usize] {
-            0 => {
-                self.unclaimed_hits += 1;
-                OPEN_BUS >> (32 - 8 * size as u32)
-            }
+            0 => match self.default_port_device {
+                Some(id) => self.devices[id].read(port, size),
+                None => {
+                    self.unclaimed_hits += 1;
+                    OPEN_BUS >> (32 - 8 * size as u32)
+                }
+            },
             id => self.devices[id as usize - 1].read(port, size),
         }
     }
 
     pub fn write(&mut self, port: u16, size: u8, value: u32) {
         match self.map[port as usize] {
-            0 => self.unclaimed_hits += 1,
+            0 => match self.default_port_device {
+                Some(id) => self.devices[id].write(port, size, value),
+                None => self.unclaimed_hits += 1,
+            },
             id => self.devices[id as usize - 1].write(port, size, value),
         }
     }

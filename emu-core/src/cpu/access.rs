@@ -191,7 +191,7 @@ impl Cpu {
         if self.state.dr[7] & 0xFF != 0 {
             self.note_data_access(lin, size, false);
         }
-        Ok(self.mem.read_in_page(phys, size as u8) as u32)
+        Ok(self.phys_read(phys, size as u8) as u32)
     }
 
     fn write_lin_slow(&mut self, lin: u32, size: u32, v: u32, user: bool) -> Result<()> {
@@ -209,11 +209,27 @@ impl Cpu {
         if self.state.dr[7] & 0xFF != 0 {
             self.note_data_access(lin, size, true);
         }
-        self.mem.write_in_page(phys, size as u8, v as u64);
+        self.phys_write(phys, size as u8, v as u64);
         if !self.mem.code_written.is_empty() {
             self.code_dirty = true;
         }
         Ok(())
+    }
+
+    /// A physical access inside one page: RAM and ROM directly, anything else on the device
+    /// bus (MMIO, PCI BARs, the VGA window).
+    pub fn phys_read(&mut self, phys: u64, size: u8) -> u64 {
+        match self.mem.page_target(phys) {
+            PageTarget::Host { .. } => self.mem.read_in_page(phys, size),
+            PageTarget::Bus => self.io.mmio_read(phys, size),
+        }
+    }
+
+    pub fn phys_write(&mut self, phys: u64, size: u8, value: u64) {
+        match self.mem.page_target(phys) {
+            PageTarget::Host { .. } => self.mem.write_in_page(phys, size, value),
+            PageTarget::Bus => self.io.mmio_write(phys, size, value),
+        }
     }
 
     /// Physical page and host offset of the code at a linear address (instruction fetch).

@@ -110,7 +110,7 @@ fn fetch_slow(cpu: &mut Cpu, eip: u32) -> Result<DecodedInsn, Exception> {
             Err(Fault::Exception(e)) => return Err(e),
             Err(Fault::EndBlock) => unreachable!("translate never ends blocks"),
         };
-        bytes.push(cpu.mem.read_in_page(phys, 1) as u8);
+        bytes.push(cpu.phys_read(phys, 1) as u8);
     }
 }
 

@@ -130,8 +130,18 @@ pub fn cpuid(cpu: &mut Cpu, _: &Instruction) -> Result<()> {
         1 => {
             use feature::*;
             // Only what Ringside implements: no VME, no I/O breakpoints (DE), no machine
-            // checks, no local APIC until its device exists, no MMX.
-            let edx = FPU | PSE | TSC | MSR | PAE | CX8 | SEP | MTRR | PGE | CMOV | PAT | FXSR;
+            // checks, no MMX. The APIC bit follows the machine and IA32_APIC_BASE's global
+            // enable, as on real parts; EBX[31:24] is the initial APIC ID (0).
+            let mut edx = FPU | PSE | TSC | MSR | PAE | CX8 | SEP | MTRR | PGE | CMOV | PAT | FXSR;
+            let apic_on = cpu.state.msr.apic_base & (1 << 11) != 0;
+            if apic_on
+                && cpu
+                    .io
+                    .interrupt_controller()
+                    .is_some_and(|i| i.has_local_apic())
+            {
+                edx |= APIC;
+            }
             (SIGNATURE, 0, 0, edx)
         }
         // Leaf 2: cache descriptors of a Pentium II (16K L1 I/D, 512K L2, TLBs).
@@ -201,7 +211,12 @@ impl Cpu {
         let m = &mut self.state.msr;
         match n {
             0x10 => self.state.tsc_offset = v.wrapping_sub(self.icount),
-            0x1B => m.apic_base = v & 0xF_FFFF_F900,
+            0x1B => {
+                m.apic_base = v & 0xF_FFFF_F900;
+                if let Some(intc) = self.io.interrupt_controller() {
+                    intc.set_apic_base(v & 0xF_FFFF_F900);
+                }
+            }
             0x8B => m.bios_sign_id = v,
             0x174 => m.sysenter_cs = v & 0xFFFF,
             0x175 => m.sysenter_esp = v,

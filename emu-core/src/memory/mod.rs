@@ -1,11 +1,12 @@
 //! Guest physical memory: RAM, ROM and MMIO regions, with tracking of pages that hold code.
 //!
 //! RAM and ROM live in one host mapping (`HostMemory`) so a TLB entry can name any page by a
-//! single offset. Everything that is not RAM or ROM goes through an `MmioDevice`.
+//! single offset. Everything that is not RAM or ROM is `PageTarget::Bus`: the CPU sends those
+//! accesses to the device bus (`PortBus::mmio_read`), where PCI BARs can move at run time.
 
 pub mod host;
 
-use crate::bus::MmioDevice;
+use crate::bus::DmaMemory;
 pub use host::HostMemory;
 
 pub const PAGE_SIZE: u64 = 4096;
@@ -17,16 +18,8 @@ const LOW_PAGES: usize = 0x100; // the first MiB, page by page
 pub enum PageTarget {
     /// Host memory at `offset` (page aligned).
     Host { offset: usize, writable: bool },
-    /// MMIO region number and the page's offset inside it.
-    Mmio { region: usize, offset: u64 },
-    /// Nothing decodes it: reads float high, writes vanish.
-    Unmapped,
-}
-
-struct MmioRegion {
-    base: u64,
-    len: u64,
-    device: Box<dyn MmioDevice>,
+    /// Not RAM or ROM: the device bus decodes it (MMIO), or nothing does and reads float high.
+    Bus,
 }
 
 pub struct PhysicalMemory {
@@ -38,7 +31,6 @@ pub struct PhysicalMemory {
     low_map: [PageTarget; LOW_PAGES],
     /// `low_map` as the board powers up (ROM in the shadow window), for `ShadowMode::Rom`.
     power_on_low_map: [PageTarget; LOW_PAGES],
-    mmio: Vec<MmioRegion>,
     /// One bit per host page that has decoded instructions cached.
     code_pages: Vec<u64>,
     /// Host pages whose cached code was overwritten since the CPU last looked.
@@ -55,7 +47,7 @@ impl PhysicalMemory {
         let ram_pages = ram_size.next_multiple_of(PAGE_SIZE) as usize;
         let mut host = HostMemory::new(ram_pages + rom_size)?;
         host.bytes_mut()[ram_pages..ram_pages + rom.len()].copy_from_slice(rom);
-        let mut low_map = [PageTarget::Unmapped; LOW_PAGES];
+        let mut low_map = [PageTarget::Bus; LOW_PAGES];
         for (page, slot) in low_map.iter_mut().enumerate().take(0xA0) {
             let addr = page as u64 * PAGE_SIZE;
             if addr < ram_size {
@@ -82,7 +74,6 @@ impl PhysicalMemory {
             rom_size,
             low_map,
             power_on_low_map: low_map,
-            mmio: Vec::new(),
             code_pages: vec![0; total_pages.div_ceil(64)],
             code_written: Vec::new(),
             a20_mask: !0,
@@ -91,20 +82,6 @@ impl PhysicalMemory {
 
     pub fn ram_size(&self) -> u64 {
         self.ram_size
-    }
-
-    /// Maps `device` at `[base, base + len)`; it takes precedence over RAM and ROM.
-    pub fn add_mmio(&mut self, base: u64, len: u64, device: Box<dyn MmioDevice>) {
-        self.mmio.push(MmioRegion { base, len, device });
-        for page in 0..LOW_PAGES as u64 {
-            let a = page * PAGE_SIZE;
-            if a >= base && a < base + len {
-                self.low_map[page as usize] = PageTarget::Mmio {
-                    region: self.mmio.len() - 1,
-                    offset: a - base,
-                };
-            }
-        }
     }
 
     /// Changes what backs a page below 1 MiB (chipset shadow-RAM control).
@@ -148,14 +125,6 @@ impl PhysicalMemory {
         if page < 0x10_0000 {
             return self.low_map[(page / PAGE_SIZE) as usize];
         }
-        for (i, r) in self.mmio.iter().enumerate() {
-            if page >= r.base && page < r.base + r.len {
-                return PageTarget::Mmio {
-                    region: i,
-                    offset: page - r.base,
-                };
-            }
-        }
         let rom_base = (1u64 << 32) - self.rom_size as u64;
         if page >= rom_base && page < (1 << 32) {
             return PageTarget::Host {
@@ -169,20 +138,17 @@ impl PhysicalMemory {
                 writable: true,
             };
         }
-        PageTarget::Unmapped
+        PageTarget::Bus
     }
 
-    /// Reads `size` (1..=8) bytes that do not cross a page.
+    /// Reads `size` (1..=8) bytes that do not cross a page. Device memory (`PageTarget::Bus`)
+    /// reads as open bus here; the CPU sends such accesses to the device bus instead.
     pub fn read_in_page(&mut self, phys: u64, size: u8) -> u64 {
         match self.page_target(phys) {
             PageTarget::Host { offset, .. } => {
                 self.host.read(offset + (phys & !PAGE_MASK) as usize, size)
             }
-            PageTarget::Mmio { region, offset } => {
-                let r = &mut self.mmio[region];
-                r.device.read(offset + (phys & !PAGE_MASK), size)
-            }
-            PageTarget::Unmapped => u64::MAX >> (64 - 8 * size as u32),
+            PageTarget::Bus => u64::MAX >> (64 - 8 * size as u32),
         }
     }
 
@@ -200,11 +166,7 @@ impl PhysicalMemory {
             PageTarget::Host {
                 writable: false, ..
             }
-            | PageTarget::Unmapped => {}
-            PageTarget::Mmio { region, offset } => {
-                let r = &mut self.mmio[region];
-                r.device.write(offset + (phys & !PAGE_MASK), size, value);
-            }
+            | PageTarget::Bus => {}
         }
     }
 
@@ -246,6 +208,20 @@ impl PhysicalMemory {
         self.write_bytes(phys, &v.to_le_bytes());
     }
 
+    // ---- bus-master access ----------------------------------------------------------------
+
+    /// The RAM span of `[phys, phys + len)` that starts at `phys` and stays inside one page,
+    /// as a host offset and length; `None` when the page is not writable RAM.
+    fn ram_span(&self, phys: u64, len: usize, write: bool) -> Option<(usize, usize)> {
+        let in_page = (PAGE_SIZE - (phys & !PAGE_MASK)) as usize;
+        match self.page_target(phys) {
+            PageTarget::Host { offset, writable } if writable || !write => {
+                Some((offset + (phys & !PAGE_MASK) as usize, len.min(in_page)))
+            }
+            _ => None,
+        }
+    }
+
     // ---- code tracking -------------------------------------------------------------------
 
     /// Marks a host page as holding cached instructions.
@@ -268,6 +244,50 @@ impl PhysicalMemory {
             let p = host_offset / PAGE_SIZE as usize;
             self.code_pages[p / 64] &= !(1 << (p % 64));
             self.code_written.push(p * PAGE_SIZE as usize);
+        }
+    }
+}
+
+/// Bus masters (IDE, floppy DMA) see RAM and ROM page by page; device memory is skipped, as
+/// peer-to-peer DMA is nothing a PC guest relies on. Writes into code pages are reported like
+/// CPU writes so stale translations are dropped.
+impl DmaMemory for PhysicalMemory {
+    fn dma_read(&mut self, mut phys: u64, buf: &mut [u8]) {
+        let mut done = 0;
+        while done < buf.len() {
+            let phys_a20 = phys & self.a20_mask;
+            let want = buf.len() - done;
+            match self.ram_span(phys_a20, want, false) {
+                Some((at, n)) => {
+                    buf[done..done + n].copy_from_slice(&self.host.bytes()[at..at + n]);
+                    done += n;
+                    phys += n as u64;
+                }
+                None => {
+                    let n = want.min((PAGE_SIZE - (phys & !PAGE_MASK)) as usize);
+                    buf[done..done + n].fill(0xFF);
+                    done += n;
+                    phys += n as u64;
+                }
+            }
+        }
+    }
+
+    fn dma_write(&mut self, mut phys: u64, data: &[u8]) {
+        let mut done = 0;
+        while done < data.len() {
+            let phys_a20 = phys & self.a20_mask;
+            let want = data.len() - done;
+            let n = match self.ram_span(phys_a20, want, true) {
+                Some((at, n)) => {
+                    self.note_host_write(at);
+                    self.host.bytes_mut()[at..at + n].copy_from_slice(&data[done..done + n]);
+                    n
+                }
+                None => want.min((PAGE_SIZE - (phys & !PAGE_MASK)) as usize),
+            };
+            done += n;
+            phys += n as u64;
         }
     }
 }
@@ -348,5 +368,25 @@ mod tests {
         m.write_in_page(0x3020, 1, 1);
         assert_eq!(m.code_written, vec![0x3000]);
         assert!(!m.is_code(0x3000));
+    }
+
+    #[test]
+    fn dma_spans_pages_and_skips_rom() {
+        let mut rom = vec![0u8; 64 * 1024];
+        rom[0] = 0x5A;
+        let mut m = PhysicalMemory::new(1 << 20, &rom).unwrap();
+        m.mark_code(0x2000);
+        let data: Vec<u8> = (0..6000u32).map(|i| i as u8).collect();
+        m.dma_write(0x1F00, &data);
+        let mut back = vec![0; 6000];
+        m.dma_read(0x1F00, &mut back);
+        assert_eq!(back, data);
+        assert_eq!(m.code_written, vec![0x2000], "DMA into code is noticed");
+        m.dma_write(0xFFFF_0000, &[1, 2, 3]);
+        let mut b = [0u8; 2];
+        m.dma_read(0xFFFF_0000, &mut b);
+        assert_eq!(b, [0x5A, 0], "ROM is read-only to bus masters");
+        m.dma_read(0x4000_0000, &mut b);
+        assert_eq!(b, [0xFF, 0xFF], "nothing decodes beyond RAM");
     }
 }
