@@ -1,6 +1,7 @@
 //! Emulated devices. Each is a plain state machine behind `emu_core::bus` traits; interrupt
 //! lines, clocks and output sinks are handed in.
 
+pub mod block;
 pub mod cmos;
 pub mod debug_exit;
 pub mod debugcon;
@@ -13,6 +14,7 @@ pub mod pit;
 pub mod port92;
 pub mod post;
 pub mod serial;
+pub mod unimp;
 
 pub use debug_exit::IsaDebugExit;
 pub use debugcon::DebugCon;
