@@ -210,6 +210,36 @@ impl Cmos {
         self.update_checksum();
     }
 
+    /// The BIOS configuration bytes QEMU's `pc` machine sets: the boot order (0x3D: first
+    /// device in bits 3:0, second in 7:4; 0x38 bits 7:4: third, bit 0: skip the floppy boot
+    /// signature check), floppy drive types (0x10: drive A in bits 7:4, B in 3:0) and the
+    /// equipment byte (0x14: floppies present and count, FPU, PS/2 mouse, VGA).
+    /// `boot_order` holds QEMU's letters: a = floppy, c = hard disk, d = CD-ROM.
+    pub fn set_pc_config(&mut self, boot_order: &str, floppy_types: [u8; 2]) {
+        let code = |c: char| match c {
+            'a' => 1u8,
+            'c' => 2,
+            'd' => 3,
+            'n' => 4,
+            _ => 0,
+        };
+        let mut order = boot_order.chars().map(code);
+        let (first, second, third) = (
+            order.next().unwrap_or(0),
+            order.next().unwrap_or(0),
+            order.next().unwrap_or(0),
+        );
+        self.set_byte(0x3D, second << 4 | first);
+        self.set_byte(0x38, third << 4);
+        self.set_byte(0x10, floppy_types[0] << 4 | (floppy_types[1] & 0xF));
+        let drives = floppy_types.iter().filter(|&&t| t != 0).count() as u8;
+        let mut equipment = 0x02 | 0x04; // FPU, PS/2 mouse; bits 5:4 = 0: EGA/VGA
+        if drives > 0 {
+            equipment |= 0x01 | (drives - 1) << 6;
+        }
+        self.set_byte(0x14, equipment);
+    }
+
     fn update_checksum(&mut self) {
         let ram = &mut self.s.ram;
         let sum: u16 = ram[CHECKSUM_FIRST..=CHECKSUM_LAST]
@@ -962,6 +992,21 @@ mod tests {
         assert_eq!(rd(&mut c, SECONDS), 0x21);
         clock.sync_icount(11_500_000_000);
         assert_eq!(rd(&mut c, SECONDS), 0x22);
+    }
+
+    #[test]
+    fn boot_order_floppies_and_equipment_as_qemu_sets_them() {
+        let (mut c, _, _) = rtc(START);
+        c.set_pc_config("dca", [4, 0]);
+        assert_eq!(rd(&mut c, 0x3D), 0x23, "CD-ROM, then hard disk");
+        assert_eq!(rd(&mut c, 0x38), 0x10, "then floppy; signature check on");
+        assert_eq!(rd(&mut c, 0x10), 0x40, "1.44 MB in drive A");
+        assert_eq!(rd(&mut c, 0x14), 0x07, "one floppy, FPU, mouse, VGA");
+        c.set_pc_config("c", [4, 2]);
+        assert_eq!((rd(&mut c, 0x3D), rd(&mut c, 0x38)), (0x02, 0x00));
+        assert_eq!(rd(&mut c, 0x14), 0x47, "two floppies");
+        c.set_pc_config("c", [0, 0]);
+        assert_eq!(rd(&mut c, 0x14), 0x06);
     }
 
     #[test]

@@ -8,6 +8,14 @@ pub enum Engine {
     Jit,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Display {
+    /// The VGA text screen drawn in this terminal (serial then defaults to none).
+    Text,
+    /// No screen; the guest is reached through its serial port.
+    None,
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "ringside",
@@ -16,9 +24,66 @@ pub enum Engine {
 )]
 pub struct Args {
     /// ROM image run from reset (F000:FFF0), mapped at the top of 4 GiB, as QEMU's -bios.
-    /// Without it Ringside runs its built-in demo ROM.
+    /// `seabios` picks Debian's SeaBIOS (/usr/share/seabios/bios.bin). Without it Ringside
+    /// runs its built-in demo ROM.
     #[arg(long, value_name = "FILE")]
     pub bios: Option<std::path::PathBuf>,
+
+    /// VGA BIOS for the PCI VGA card's option ROM. Default: vgabios-stdvga.bin beside the
+    /// --bios file, else Debian's /usr/share/seabios/vgabios-stdvga.bin.
+    #[arg(long, value_name = "FILE")]
+    pub vga_bios: Option<std::path::PathBuf>,
+
+    /// IDE primary master hard disk image (raw), as QEMU's -hda.
+    #[arg(long, value_name = "FILE")]
+    pub hda: Option<std::path::PathBuf>,
+
+    /// IDE primary slave hard disk image.
+    #[arg(long, value_name = "FILE")]
+    pub hdb: Option<std::path::PathBuf>,
+
+    /// IDE secondary master hard disk image (the CD-ROM's place; not with --cdrom).
+    #[arg(long, value_name = "FILE", conflicts_with = "cdrom")]
+    pub hdc: Option<std::path::PathBuf>,
+
+    /// IDE secondary slave hard disk image.
+    #[arg(long, value_name = "FILE")]
+    pub hdd: Option<std::path::PathBuf>,
+
+    /// ISO image in the ATAPI CD-ROM drive (IDE secondary master), as QEMU's -cdrom.
+    #[arg(long, value_name = "FILE")]
+    pub cdrom: Option<std::path::PathBuf>,
+
+    /// Floppy image in drive A: (1.44 MB and the other PC formats), as QEMU's -fda.
+    #[arg(long, value_name = "FILE")]
+    pub fda: Option<std::path::PathBuf>,
+
+    /// Floppy image in drive B:.
+    #[arg(long, value_name = "FILE")]
+    pub fdb: Option<std::path::PathBuf>,
+
+    /// Boot order for the BIOS, as QEMU's -boot: letters a (floppy), c (hard disk),
+    /// d (CD-ROM), in priority order. Default: c, then d, then a.
+    #[arg(long, value_name = "ORDER", value_parser = parse_boot_order)]
+    pub boot: Option<String>,
+
+    /// Disk writes go to a throw-away overlay; the image files are left untouched.
+    #[arg(long)]
+    pub snapshot: bool,
+
+    /// What shows the VGA screen.
+    #[arg(long, value_enum, default_value_t = Display::None)]
+    pub display: Display,
+
+    /// Extra diagnostics on stderr, comma-separated, as QEMU's -d: `unimp` reports guest
+    /// requests the device models do not implement (once per kind).
+    #[arg(long, value_name = "ITEMS", value_delimiter = ',', value_parser = parse_log_item)]
+    pub log: Vec<String>,
+
+    /// QEMU's test devices: pc-testdev (ports 0xE0-0xE7, IRQ control at 0x2000, MMIO at
+    /// 0xFF000000) beside the always-present isa-debug-exit.
+    #[arg(long)]
+    pub test_devices: bool,
 
     /// Linux bzImage booted directly through the 32-bit boot protocol, as QEMU's -kernel: the
     /// CPU starts at the kernel's entry point instead of the reset vector, and no BIOS runs.
@@ -41,10 +106,12 @@ pub struct Args {
     #[arg(long, value_name = "DEST", default_value = "stdio")]
     pub debugcon: String,
 
-    /// COM1: stdio, none or file:PATH (QEMU's -serial). Keyboard input on stdio goes to the
-    /// guest's COM1.
-    #[arg(long, value_name = "DEST", default_value = "stdio")]
-    pub serial: String,
+    /// A serial port: stdio, none, file:PATH or tcp:HOST:PORT (a server; one client at a
+    /// time), as QEMU's -serial. The first use is COM1, a second COM2. Default: stdio for
+    /// COM1 (none with --display text). On stdio the terminal is raw: Ctrl-C reaches the
+    /// guest, and Ctrl-A x quits (Ctrl-A h lists the keys).
+    #[arg(long, value_name = "DEST")]
+    pub serial: Vec<String>,
 
     /// Print a `POST xx` line on stderr for each write to port 0x80.
     #[arg(long)]
@@ -65,6 +132,54 @@ pub struct Args {
     /// Print guest instructions per second on exit.
     #[arg(long)]
     pub stats: bool,
+}
+
+impl Args {
+    /// The serial ports' destinations, COM1 first, with the default applied.
+    pub fn serial_ports(&self) -> Vec<String> {
+        if !self.serial.is_empty() {
+            return self.serial.clone();
+        }
+        match self.display {
+            Display::Text => vec!["none".into()],
+            Display::None => vec!["stdio".into()],
+        }
+    }
+
+    pub fn logs(&self, item: &str) -> bool {
+        self.log.iter().any(|i| i == item)
+    }
+
+    /// The --boot order, or QEMU's default (hard disk, CD-ROM, floppy).
+    pub fn boot_order(&self) -> &str {
+        self.boot.as_deref().unwrap_or("cda")
+    }
+}
+
+/// Accepts QEMU's `-boot` spellings: `d`, `cad`, `order=dc`, `once=d`.
+pub fn parse_boot_order(s: &str) -> Result<String, String> {
+    let order = s
+        .strip_prefix("order=")
+        .or_else(|| s.strip_prefix("once="))
+        .unwrap_or(s);
+    if order.is_empty() {
+        return Err("empty boot order (use letters a, c and d, e.g. --boot d)".into());
+    }
+    for c in order.chars() {
+        if !matches!(c, 'a' | 'c' | 'd') {
+            return Err(format!(
+                "unknown boot device '{c}' (a = floppy, c = hard disk, d = CD-ROM)"
+            ));
+        }
+    }
+    Ok(order.to_string())
+}
+
+pub fn parse_log_item(s: &str) -> Result<String, String> {
+    match s {
+        "unimp" => Ok(s.to_string()),
+        other => Err(format!("unknown log item '{other}' (known: unimp)")),
+    }
 }
 
 /// Parses `128M`, `1G`, `65536`, `640K`.
@@ -110,6 +225,27 @@ mod tests {
         let e = Args::try_parse_from(["ringside", "--initrd", "rd"]).unwrap_err();
         assert!(e.to_string().contains("--kernel"), "{e}");
         assert!(Args::try_parse_from(["ringside", "--append", "x"]).is_err());
+    }
+
+    #[test]
+    fn media_and_boot_flags() {
+        let a = Args::try_parse_from([
+            "ringside", "--hda", "d.img", "--cdrom", "x.iso", "--boot", "order=dc", "--log",
+            "unimp",
+        ])
+        .unwrap();
+        assert_eq!(a.boot_order(), "dc");
+        assert!(a.logs("unimp"));
+        assert_eq!(a.serial_ports(), ["stdio"]);
+        let e = Args::try_parse_from(["ringside", "--boot", "z"]).unwrap_err();
+        assert!(e.to_string().contains("unknown boot device 'z'"), "{e}");
+        assert!(Args::try_parse_from(["ringside", "--cdrom", "a", "--hdc", "b"]).is_err());
+        assert!(Args::try_parse_from(["ringside", "--log", "everything"]).is_err());
+        let t = Args::try_parse_from(["ringside", "--display", "text"]).unwrap();
+        assert_eq!(t.serial_ports(), ["none"]);
+        let two =
+            Args::try_parse_from(["ringside", "--serial", "none", "--serial", "file:x"]).unwrap();
+        assert_eq!(two.serial_ports(), ["none", "file:x"]);
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! `ringside`: the command-line front end.
 
+mod chardev;
 mod cli;
 mod platform;
 mod setup;
 mod sinks;
+mod terminal;
 
 use std::process::ExitCode;
 

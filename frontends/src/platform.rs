@@ -3,14 +3,25 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use emu_core::bus::PortBus;
 use emu_core::clock::Clock;
 use emu_core::control::MachineControl;
 use emu_core::irq::IrqLines;
 
 use crate::cli::Args;
+use devices::unimp::UnimpLog;
+
+use crate::chardev;
 use crate::sinks::output_sink;
+use crate::terminal::{spawn_stdin_reader, RawTerminal};
+
+/// The device bus and what must live as long as the machine runs.
+pub struct Platform {
+    pub io: PortBus,
+    /// Raw mode of the controlling terminal, restored on drop.
+    pub terminal: Option<RawTerminal>,
+}
 
 /// The ISA devices every Ringside PC has.
 pub fn build_port_bus(
@@ -18,7 +29,8 @@ pub fn build_port_bus(
     control: &Arc<MachineControl>,
     clock: &Clock,
     irq: &IrqLines,
-) -> Result<PortBus> {
+) -> Result<Platform> {
+    let mut terminal = None;
     let mut io = PortBus::default();
     let irq = irq.clone();
     if let Some(sink) = output_sink("debugcon", &args.debugcon)? {
@@ -47,7 +59,13 @@ pub fn build_port_bus(
         devices::fw_cfg::FW_CFG_PORTS,
         Box::new(devices::fw_cfg::FwCfg::pc(below_4g, above_4g, 1, &[])),
     );
-    let pci = devices::pci::pc(control.clone(), clock.clone(), irq.clone());
+    let log = if args.logs("unimp") {
+        UnimpLog::to(Box::new(std::io::stderr()))
+    } else {
+        UnimpLog::disabled()
+    };
+    let mut pci = devices::pci::pc(control.clone(), clock.clone(), irq.clone());
+    pci.set_unimp_log(log.clone());
     let pci = io.register(devices::pci::ports(), Box::new(pci));
     io.set_default_port_device(pci);
     io.decode_mmio(pci);
@@ -65,36 +83,42 @@ pub fn build_port_bus(
         .unwrap_or(0);
     let mut cmos = devices::cmos::Cmos::new(clock.clone(), irq.clone(), now);
     cmos.set_memory_size(args.memory);
+    cmos.set_pc_config(args.boot_order(), [0, 0]);
     io.register(devices::cmos::CMOS_PORTS, Box::new(cmos));
     io.register(
         devices::i8042::I8042_PORTS,
         Box::new(devices::i8042::I8042::new(irq.clone(), control.clone())),
     );
-    if let Some(sink) = output_sink("serial", &args.serial)? {
-        let com1 = devices::serial::Serial16550::new(
-            devices::serial::COM1_BASE,
-            devices::serial::COM1_IRQ,
-            irq.clone(),
-            sink,
-        );
-        if args.serial == "stdio" {
-            spawn_stdin_reader(com1.input_handle());
-        }
-        io.register(com1.ports(), Box::new(com1));
+    let serials = args.serial_ports();
+    if serials.len() > COM_PORTS.len() {
+        bail!("at most {} --serial ports (COM1, COM2)", COM_PORTS.len());
     }
-    Ok(io)
+    if serials.iter().filter(|s| *s == "stdio").count() > 1 {
+        bail!("only one --serial port can use stdio");
+    }
+    for (spec, (base, line)) in serials.iter().zip(COM_PORTS) {
+        let Some(dev) = chardev::open("serial", spec)? else {
+            continue;
+        };
+        let uart = devices::serial::Serial16550::new(base, line, irq.clone(), dev.output);
+        let input = uart.input_handle();
+        match dev.input {
+            Some(chardev::Input::Stdin) => {
+                terminal = RawTerminal::enable();
+                spawn_stdin_reader(terminal.is_some(), control.clone(), move |b| {
+                    input.send_bytes(b)
+                });
+            }
+            Some(chardev::Input::Tcp(server)) => server.serve(move |b| input.send_bytes(b)),
+            None => {}
+        }
+        io.register(uart.ports(), Box::new(uart));
+    }
+    Ok(Platform { io, terminal })
 }
 
-/// Feeds standard input to the guest's COM1 from a thread of its own.
-fn spawn_stdin_reader(input: devices::serial::SerialInput) {
-    std::thread::spawn(move || {
-        use std::io::Read;
-        let mut buf = [0u8; 256];
-        let mut stdin = std::io::stdin();
-        while let Ok(n) = stdin.read(&mut buf) {
-            if n == 0 || !input.send_bytes(&buf[..n]) {
-                break;
-            }
-        }
-    });
-}
+/// COM1 and COM2: base port and ISA interrupt line.
+const COM_PORTS: [(u16, u8); 2] = [
+    (devices::serial::COM1_BASE, devices::serial::COM1_IRQ),
+    (devices::serial::COM2_BASE, devices::serial::COM2_IRQ),
+];

@@ -1,6 +1,7 @@
 //! Builds the machine the flags describe and runs it.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -17,12 +18,65 @@ use crate::cli::{Args, Engine};
 /// Largest ROM accepted (QEMU's limit for -bios on the PC machine is similar).
 const MAX_ROM: u64 = 16 << 20;
 
+/// Where Debian's `seabios` package installs its ROMs.
+const SEABIOS_DIR: &str = "/usr/share/seabios";
+
+/// The --bios file, with `seabios` standing for Debian's SeaBIOS.
+pub fn bios_path(args: &Args) -> Result<Option<PathBuf>> {
+    let Some(path) = &args.bios else {
+        return Ok(None);
+    };
+    if path.as_os_str() != "seabios" {
+        return Ok(Some(path.clone()));
+    }
+    let p = Path::new(SEABIOS_DIR).join("bios.bin");
+    if !p.is_file() {
+        bail!(
+            "--bios seabios: {} not found; install it with `apt-get install seabios` or give --bios FILE",
+            p.display()
+        );
+    }
+    Ok(Some(p))
+}
+
+/// The VGA card's option ROM: --vga-bios, else vgabios-stdvga.bin beside the BIOS, else
+/// Debian's. Without a BIOS nothing would run it, so none is looked for.
+pub fn vga_bios(args: &Args) -> Result<Option<Vec<u8>>> {
+    if let Some(p) = &args.vga_bios {
+        let rom =
+            std::fs::read(p).with_context(|| format!("cannot read VGA BIOS '{}'", p.display()))?;
+        if rom.is_empty() || rom.len() > 256 << 10 {
+            bail!(
+                "VGA BIOS '{}' is {} bytes; expected 1 byte to 256 KiB",
+                p.display(),
+                rom.len()
+            );
+        }
+        return Ok(Some(rom));
+    }
+    let Some(bios) = bios_path(args)? else {
+        return Ok(None);
+    };
+    let beside = bios.parent().map(|d| d.join("vgabios-stdvga.bin"));
+    let debian = Path::new(SEABIOS_DIR).join("vgabios-stdvga.bin");
+    for candidate in beside.into_iter().chain([debian]) {
+        if let Ok(rom) = std::fs::read(&candidate) {
+            if !rom.is_empty() && rom.len() <= 256 << 10 {
+                return Ok(Some(rom));
+            }
+        }
+    }
+    eprintln!("ringside: warning: no vgabios-stdvga.bin found (give --vga-bios FILE); the screen stays in its power-on text mode");
+    Ok(None)
+}
+
 /// The ROM mapped below 4 GiB. With --kernel it is still mapped (the top-of-4G and F-segment
 /// windows must decode) but never run, since the CPU starts at the kernel's entry point.
 fn load_rom(args: &Args) -> Result<Vec<u8>> {
-    let Some(path) = &args.bios else {
+    let Some(path) = bios_path(args)? else {
         return Ok(firmware::demo::demo_rom());
     };
+    let path = &path;
     let meta =
         std::fs::metadata(path).with_context(|| format!("cannot open ROM '{}'", path.display()))?;
     if meta.is_dir() {
@@ -70,8 +124,9 @@ pub fn run(args: &Args) -> Result<i32> {
     let mem = PhysicalMemory::new(args.memory, &rom).context("cannot allocate guest memory")?;
     let clock = Clock::new(ClockMode::Realtime);
     let irq = emu_core::irq::IrqLines::new();
-    let io = crate::platform::build_port_bus(args, &control, &clock, &irq)?;
-    let mut cpu = Cpu::new(mem, io, control);
+    let platform = crate::platform::build_port_bus(args, &control, &clock, &irq)?;
+    let _terminal = platform.terminal;
+    let mut cpu = Cpu::new(mem, platform.io, control);
     cpu.clock = clock;
     cpu.irq = irq;
     if let Some(kernel) = &args.kernel {

@@ -23,6 +23,8 @@ use emu_core::clock::Clock;
 use emu_core::control::{MachineControl, REQ_RESET};
 use emu_core::irq::IrqLines;
 
+use crate::unimp::UnimpLog;
+
 pub use acpi_pm::{AcpiPm, AcpiPmState};
 pub use config::{ConfigSpace, PciId};
 pub use i440fx::{I440fx, I440fxState};
@@ -112,6 +114,7 @@ pub struct PciBus {
     others: Vec<(u8, Box<dyn PciFunction>)>,
     /// Ports that reached the bus and that no function decoded (the machine's open bus).
     pub unclaimed_ports: u64,
+    log: UnimpLog,
     control: Arc<MachineControl>,
 }
 
@@ -124,6 +127,7 @@ pub fn pc(control: Arc<MachineControl>, clock: Clock, irq: IrqLines) -> PciBus {
         pm: AcpiPm::new(control.clone(), clock, irq),
         others: Vec::new(),
         unclaimed_ports: 0,
+        log: UnimpLog::disabled(),
         control,
     }
 }
@@ -140,6 +144,11 @@ impl PciBus {
         );
         self.others.retain(|(d, _)| *d != df);
         self.others.push((df, f));
+    }
+
+    /// Where accesses to ports nobody decodes are reported (`--log unimp`).
+    pub fn set_unimp_log(&mut self, log: UnimpLog) {
+        self.log = log;
     }
 
     pub fn config_address(&self) -> u32 {
@@ -264,6 +273,8 @@ impl PortDevice for PciBus {
                     .find_map(|(_, f)| f.io_read(port, size))
                     .unwrap_or_else(|| {
                         self.unclaimed_ports += 1;
+                        self.log
+                            .report("bus", format_args!("read from I/O port {port:#06x}"));
                         ones(size)
                     }),
             },
@@ -293,6 +304,8 @@ impl PortDevice for PciBus {
                     .any(|(_, f)| f.io_write(port, size, value))
                 {
                     self.unclaimed_ports += 1;
+                    self.log
+                        .report("bus", format_args!("write to I/O port {port:#06x}"));
                 }
             }
         }
