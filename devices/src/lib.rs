@@ -14,6 +14,7 @@ pub mod pit;
 pub mod port92;
 pub mod post;
 pub mod serial;
+pub mod testdev;
 pub mod unimp;
 
 pub use debug_exit::IsaDebugExit;

@@ -1,9 +1,19 @@
-//! ACPI tables for direct Linux boot: RSDP, RSDT, FADT, FACS and a DSDT with `\_S5`.
+//! ACPI tables for direct boot: RSDP, RSDT, FADT, FACS, a DSDT with `\_S5` and a MADT.
 //!
 //! Just enough for a guest to find ACPI, take the PIIX4 power-management block (00:01.3, the
-//! `devices::pci::acpi_pm` model) into ACPI mode through the SMI command port and power off
-//! through S5. The machine has no local APIC or I/O APIC, so there is no MADT: Linux keeps the
-//! 8259 PICs and routes the SCI (IRQ 9) through them.
+//! `devices::pci::acpi_pm` model) into ACPI mode through the SMI command port, power off
+//! through S5, and find the interrupt controllers.
+//!
+//! The MADT (ACPI 1.0b section 5.2.8, "Multiple APIC Description Table"; ACPI 6.x 5.2.12)
+//! describes the APIC set of QEMU's `pc` machine with one CPU: a local APIC (ID 0) at
+//! [`LOCAL_APIC_ADDR`], one I/O APIC (ID [`IO_APIC_ID`], GSI base 0) at [`IO_APIC_ADDR`], the
+//! PCAT_COMPAT flag (8259 pair present too), interrupt source overrides ISA IRQ 0 -> GSI 2 (the
+//! PIT is wired to I/O APIC pin 2, as on QEMU) and IRQ 9 -> GSI 9 level, active high (the SCI,
+//! ACPI 5.2.12.5 says an SCI sharing a pin with an ISA IRQ must be described so), and NMI on
+//! LINT1 of every processor. [`crate::mptable`] describes the same wiring for MP-table guests.
+//! [`AcpiConfig::madt`] leaves it out for a machine without APICs. (A guest whose CPUID shows
+//! no APIC ignores the MADT's APIC entries anyway: Linux's MADT parser returns -ENODEV then
+//! and keeps the PICs.)
 //!
 //! The tables are one small blob (under 512 bytes) placed in the EBDA at [`ACPI_BASE`]
 //! (0x9FC00, reserved in the e820 map and named by the BDA word at 0x40E). The F-segment holds
@@ -16,9 +26,11 @@
 //! |---------|-----------------------------------------|
 //! | `0x000` | RSDP (ACPI 1.0, revision 0, 20 bytes)   |
 //! | `0x040` | FACS (64 bytes)                         |
-//! | `0x080` | RSDT (one entry: the FADT)              |
+//! | `0x080` | RSDT (FADT, then the MADT if any)       |
 //! | `0x0C0` | FADT (revision 3, 244 bytes)            |
 //! | `0x1C0` | DSDT (`\_SB.PCI0` root bridge, `Name (_S5, Package (4) {0, 0, 0, 0})`) |
+//! | `0x220` | MADT (revision 1, 90 bytes)             |
+//! | `0x280` | free: the MP table goes here ([`crate::mptable::MP_BASE`]) |
 //!
 //! The FADT describes the PM timer (PMBA + 8), as QEMU's does ([`AcpiConfig::pm_timer`]).
 //! The FADT fills only the 32-bit block addresses; the X_ (GAS) fields stay zero so ACPICA
@@ -32,12 +44,26 @@ pub const FACS_OFFSET: usize = 0x040;
 pub const RSDT_OFFSET: usize = 0x080;
 pub const FADT_OFFSET: usize = 0x0C0;
 pub const DSDT_OFFSET: usize = 0x1C0;
+pub const MADT_OFFSET: usize = 0x220;
+/// First byte past the ACPI blob that other firmware tables may use.
+pub const ACPI_END_OFFSET: usize = 0x280;
 
 pub const HEADER_LEN: usize = 36;
 pub const RSDP_LEN: usize = 20;
 pub const FACS_LEN: usize = 64;
 pub const FADT_LEN: usize = 244;
 pub const FADT_REVISION: u8 = 3;
+pub const MADT_REVISION: u8 = 1;
+
+/// The APIC set the MADT and the MP table describe (QEMU's `pc` machine addresses).
+pub const LOCAL_APIC_ADDR: u32 = 0xFEE0_0000;
+pub const IO_APIC_ADDR: u32 = 0xFEC0_0000;
+/// I/O APIC ID: 1, not 0, so it differs from the BSP's local APIC ID as the serial APIC bus
+/// of P6-class parts requires (SeaBIOS numbers it after the CPUs the same way). The I/O APIC
+/// model's ID register must reset to this value.
+pub const IO_APIC_ID: u8 = 1;
+/// The local APIC ID of the one processor (CPUID.1:EBX[31:24] reports 0).
+pub const BSP_APIC_ID: u8 = 0;
 
 pub const OEM_ID: &[u8; 6] = b"RINGSD";
 pub const OEM_TABLE_ID: &[u8; 8] = b"RINGSIDE";
@@ -80,6 +106,26 @@ pub mod fadt {
     pub const I8042: u16 = 1 << 1;
 }
 
+/// MADT field offsets, entry types and flags (ACPI 6.x section 5.2.12).
+pub mod madt {
+    pub const LOCAL_APIC_ADDRESS: usize = 36;
+    pub const FLAGS: usize = 40;
+    pub const ENTRIES: usize = 44;
+    pub const PCAT_COMPAT: u32 = 1 << 0;
+
+    pub const TYPE_LOCAL_APIC: u8 = 0;
+    pub const TYPE_IO_APIC: u8 = 1;
+    pub const TYPE_INTERRUPT_OVERRIDE: u8 = 2;
+    pub const TYPE_LOCAL_APIC_NMI: u8 = 4;
+    /// Processor Local APIC flags.
+    pub const LAPIC_ENABLED: u32 = 1 << 0;
+    /// MPS INTI flags: polarity bits 1:0, trigger mode bits 3:2.
+    pub const ACTIVE_HIGH: u16 = 0b01;
+    pub const LEVEL: u16 = 0b11 << 2;
+    /// Local APIC NMI: every processor.
+    pub const ALL_PROCESSORS: u8 = 0xFF;
+}
+
 /// The chipset resources the FADT describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AcpiConfig {
@@ -95,6 +141,8 @@ pub struct AcpiConfig {
     /// clocksource and runs the PIT clockevent one-shot, idling in HLT with no timer armed;
     /// the machine loop waits for input then instead of ending the run.
     pub pm_timer: bool,
+    /// Add the MADT (the machine has a local APIC and an I/O APIC).
+    pub madt: bool,
 }
 
 impl Default for AcpiConfig {
@@ -108,6 +156,7 @@ impl Default for AcpiConfig {
             acpi_disable: 0xF0,
             century: 0x32,
             pm_timer: true,
+            madt: true,
         }
     }
 }
@@ -227,6 +276,33 @@ pub fn fadt(cfg: &AcpiConfig, facs: u32, dsdt: u32) -> Vec<u8> {
     sdt(b"FACP", FADT_REVISION, &body)
 }
 
+/// MADT for one processor and one I/O APIC, wired as QEMU's `pc` machine (module docs).
+pub fn madt(sci_irq: u8) -> Vec<u8> {
+    use madt::*;
+    let mut b = Vec::with_capacity(54);
+    b.extend_from_slice(&LOCAL_APIC_ADDR.to_le_bytes());
+    b.extend_from_slice(&PCAT_COMPAT.to_le_bytes());
+    // Processor Local APIC: ACPI processor UID 0, APIC ID 0, enabled.
+    b.extend_from_slice(&[TYPE_LOCAL_APIC, 8, 0, BSP_APIC_ID]);
+    b.extend_from_slice(&LAPIC_ENABLED.to_le_bytes());
+    // I/O APIC: its inputs are GSIs 0-23.
+    b.extend_from_slice(&[TYPE_IO_APIC, 12, IO_APIC_ID, 0]);
+    b.extend_from_slice(&IO_APIC_ADDR.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    let mut iso = |irq: u8, gsi: u32, flags: u16| {
+        b.extend_from_slice(&[TYPE_INTERRUPT_OVERRIDE, 10, 0, irq]);
+        b.extend_from_slice(&gsi.to_le_bytes());
+        b.extend_from_slice(&flags.to_le_bytes());
+    };
+    // The PIT output reaches I/O APIC pin 2; pin 0 carries the 8259's INTR.
+    iso(0, 2, 0);
+    // The SCI is level triggered, active high (not ISA's edge/high default).
+    iso(sci_irq, sci_irq as u32, ACTIVE_HIGH | LEVEL);
+    // NMI arrives on LINT1 of every processor (flags 0: bus defaults, edge/high).
+    b.extend_from_slice(&[TYPE_LOCAL_APIC_NMI, 6, ALL_PROCESSORS, 0, 0, 1]);
+    sdt(b"APIC", MADT_REVISION, &b)
+}
+
 /// Builds the whole table set for a blob at guest-physical `base` (64-byte aligned, below
 /// 4 GiB).
 pub fn build(base: u64, cfg: &AcpiConfig) -> AcpiTables {
@@ -237,14 +313,27 @@ pub fn build(base: u64, cfg: &AcpiConfig) -> AcpiTables {
     let at = |off: usize| (base + off as u64) as u32;
     let dsdt = sdt(b"DSDT", 1, &dsdt_aml());
     let fadt = fadt(cfg, at(FACS_OFFSET), at(DSDT_OFFSET));
-    let rsdt = sdt(b"RSDT", 1, &at(FADT_OFFSET).to_le_bytes());
-    let mut bytes = vec![0u8; DSDT_OFFSET + dsdt.len()];
+    let mut rsdt_entries = at(FADT_OFFSET).to_le_bytes().to_vec();
+    // The SCI is an ISA IRQ (0-15) on this chipset; anything else has no override to give.
+    let madt = (cfg.madt && cfg.sci_irq < 16).then(|| madt(cfg.sci_irq as u8));
+    if madt.is_some() {
+        rsdt_entries.extend_from_slice(&at(MADT_OFFSET).to_le_bytes());
+    }
+    let rsdt = sdt(b"RSDT", 1, &rsdt_entries);
+    let end = match &madt {
+        Some(m) => MADT_OFFSET + m.len(),
+        None => DSDT_OFFSET + dsdt.len(),
+    };
+    let mut bytes = vec![0u8; end];
     let mut put = |off: usize, data: &[u8]| bytes[off..off + data.len()].copy_from_slice(data);
     put(RSDP_OFFSET, &rsdp(at(RSDT_OFFSET)));
     put(FACS_OFFSET, &facs());
     put(RSDT_OFFSET, &rsdt);
     put(FADT_OFFSET, &fadt);
     put(DSDT_OFFSET, &dsdt);
+    if let Some(m) = &madt {
+        put(MADT_OFFSET, m);
+    }
     AcpiTables { base, bytes }
 }
 
@@ -296,7 +385,7 @@ mod tests {
         let t = tables();
         let rsdt = table_at(&t, rd32(&t.bytes, 16));
         assert_eq!(&rsdt[0..4], b"RSDT");
-        assert_eq!(rsdt.len(), HEADER_LEN + 4);
+        assert_eq!(rsdt.len(), HEADER_LEN + 8, "FADT and MADT");
         assert_eq!(sum(rsdt), 0);
         let fadt = table_at(&t, rd32(rsdt, HEADER_LEN));
         assert_eq!(&fadt[0..4], b"FACP");
@@ -318,6 +407,73 @@ mod tests {
             assert!(FADT_OFFSET + FADT_LEN <= DSDT_OFFSET);
         }
         assert!(RSDT_OFFSET + rsdt.len() <= FADT_OFFSET);
+        assert!(DSDT_OFFSET + dsdt.len() <= MADT_OFFSET);
+        let madt = table_at(&t, rd32(rsdt, HEADER_LEN + 4));
+        assert_eq!(&madt[0..4], b"APIC");
+        assert_eq!(sum(madt), 0);
+        assert!(MADT_OFFSET + madt.len() <= ACPI_END_OFFSET);
+        assert_eq!(t.bytes.len(), MADT_OFFSET + madt.len());
+    }
+
+    /// Walks the MADT's interrupt controller structures as OSPM does: (type, body).
+    fn madt_entries(m: &[u8]) -> Vec<(u8, Vec<u8>)> {
+        let mut v = Vec::new();
+        let mut at = madt::ENTRIES;
+        while at < m.len() {
+            let len = m[at + 1] as usize;
+            assert!(len >= 2 && at + len <= m.len(), "entry at {at} overruns");
+            v.push((m[at], m[at + 2..at + len].to_vec()));
+            at += len;
+        }
+        v
+    }
+
+    #[test]
+    fn madt_entries_parse_back() {
+        let t = tables();
+        let m = table_at(&t, (ACPI_BASE + MADT_OFFSET as u64) as u32);
+        assert_eq!(m[8], MADT_REVISION);
+        assert!(m[8] >= 1);
+        assert_eq!(rd32(m, madt::LOCAL_APIC_ADDRESS), 0xFEE0_0000);
+        assert_eq!(rd32(m, madt::FLAGS), madt::PCAT_COMPAT);
+        let e = madt_entries(m);
+        assert_eq!(e.len(), 5, "{e:x?}");
+        // Processor Local APIC: UID 0, APIC ID 0, enabled.
+        assert_eq!(e[0].0, madt::TYPE_LOCAL_APIC);
+        assert_eq!(e[0].1, vec![0, 0, 1, 0, 0, 0]);
+        // I/O APIC: ID matching the MP table, 0xFEC00000, GSI base 0.
+        assert_eq!(e[1].0, madt::TYPE_IO_APIC);
+        assert_eq!(e[1].1[0], IO_APIC_ID);
+        assert_eq!(e[1].1[0], crate::mptable::MpConfig::default().io_apic_id);
+        assert_eq!(rd32(&e[1].1, 2), 0xFEC0_0000);
+        assert_eq!(rd32(&e[1].1, 6), 0);
+        // Overrides: bus ISA, source, GSI, flags.
+        assert_eq!(e[2].0, madt::TYPE_INTERRUPT_OVERRIDE);
+        assert_eq!((e[2].1[0], e[2].1[1]), (0, 0));
+        assert_eq!((rd32(&e[2].1, 2), rd16(&e[2].1, 6)), (2, 0), "IRQ0 -> GSI2");
+        assert_eq!(e[3].0, madt::TYPE_INTERRUPT_OVERRIDE);
+        assert_eq!((e[3].1[0], e[3].1[1]), (0, 9));
+        assert_eq!(
+            (rd32(&e[3].1, 2), rd16(&e[3].1, 6)),
+            (9, 0x000D),
+            "IRQ9 -> GSI9, level, active high"
+        );
+        // NMI on LINT1 of all processors.
+        assert_eq!(e[4].0, madt::TYPE_LOCAL_APIC_NMI);
+        assert_eq!(e[4].1, vec![0xFF, 0, 0, 1]);
+    }
+
+    #[test]
+    fn without_madt() {
+        let cfg = AcpiConfig {
+            madt: false,
+            ..AcpiConfig::default()
+        };
+        let t = build(ACPI_BASE, &cfg);
+        let rsdt = table_at(&t, rd32(&t.bytes, 16));
+        assert_eq!(rsdt.len(), HEADER_LEN + 4, "FADT only");
+        assert_eq!(sum(rsdt), 0);
+        assert!(!t.bytes.windows(4).any(|w| w == b"APIC"));
     }
 
     #[test]

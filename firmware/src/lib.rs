@@ -3,3 +3,5 @@
 pub mod acpi;
 pub mod demo;
 pub mod linux;
+pub mod mptable;
+pub mod multiboot;

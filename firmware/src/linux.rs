@@ -27,10 +27,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use emu_core::cpu::segment::{DescriptorTable, SegmentCache};
-use emu_core::cpu::state::{
-    RunState, CR0_ET, CR0_PE, CS, DS, ES, FS, GS, RBP, RBX, RDI, RSI, RSP, SS,
-};
+use emu_core::cpu::state::{RunState, CR0_ET, CR0_PE, CS, DS, ES, FS, GS, RSI, RSP, SS};
 use emu_core::cpu::Cpu;
+use emu_core::memory::PhysicalMemory;
 
 /// "HdrS" read as a little-endian dword at offset 0x202.
 pub const HDRS_MAGIC: u32 = 0x5372_6448;
@@ -599,28 +598,47 @@ pub fn load_linux_bytes(
     line.push(0);
     mem.write_bytes(info.cmdline_addr, &line);
     let mut bp = build_boot_params(image, &info, ram_size);
-    // ACPI tables in the EBDA, where the RSDP scan finds them; 2.14+ kernels get the address.
-    let acpi = crate::acpi::build(crate::acpi::ACPI_BASE, &crate::acpi::AcpiConfig::default());
-    mem.write_bytes(acpi.base, &acpi.bytes);
+    let acpi = write_acpi_and_bda(mem);
+    // 2.14+ kernels get the RSDP address.
     if info.header.version >= 0x020E {
         wr64(&mut bp, off::ACPI_RSDP_ADDR, acpi.rsdp_addr());
     }
     mem.write_bytes(info.boot_params, &bp);
-    // A BIOS data area as a BIOS would leave it: EBDA segment and base memory in KiB.
-    mem.write_bytes(0x40E, &0x9FC0u16.to_le_bytes());
-    mem.write_bytes(0x413, &639u16.to_le_bytes());
-    let gdt = [0u64, 0, BOOT_CS_DESC, BOOT_DS_DESC];
-    let gdt_bytes: Vec<u8> = gdt.iter().flat_map(|d| d.to_le_bytes()).collect();
-    mem.write_bytes(GDT_ADDR, &gdt_bytes);
+    write_boot_gdt(mem);
 
     enter_protected_mode(cpu, &info);
     Ok(info)
+}
+
+/// ACPI tables in the EBDA, where the RSDP scan finds them, and a BIOS data area as a BIOS
+/// would leave it: EBDA segment and base memory in KiB. Shared with the Multiboot loader.
+pub fn write_acpi_and_bda(mem: &mut PhysicalMemory) -> crate::acpi::AcpiTables {
+    let acpi = crate::acpi::build(crate::acpi::ACPI_BASE, &crate::acpi::AcpiConfig::default());
+    mem.write_bytes(acpi.base, &acpi.bytes);
+    mem.write_bytes(0x40E, &0x9FC0u16.to_le_bytes());
+    mem.write_bytes(0x413, &639u16.to_le_bytes());
+    acpi
+}
+
+/// The boot GDT at [`GDT_ADDR`]: null, null, [`BOOT_CS`], [`BOOT_DS`].
+pub fn write_boot_gdt(mem: &mut PhysicalMemory) {
+    let gdt = [0u64, 0, BOOT_CS_DESC, BOOT_DS_DESC];
+    let gdt_bytes: Vec<u8> = gdt.iter().flat_map(|d| d.to_le_bytes()).collect();
+    mem.write_bytes(GDT_ADDR, &gdt_bytes);
 }
 
 /// CPU state the 32-bit boot protocol asks for: flat protected mode, paging off, interrupts off,
 /// `CS` = `__BOOT_CS`, `DS` = `ES` = `SS` = `__BOOT_DS`, `ESI` = zero page, `EBP` = `EDI` =
 /// `EBX` = 0.
 pub fn enter_protected_mode(cpu: &mut Cpu, info: &LinuxBootInfo) {
+    enter_flat_protected_mode(cpu, info.entry);
+    cpu.state.gpr[RSI] = info.boot_params;
+}
+
+/// Flat 32-bit protected mode at `entry` through the boot GDT ([`write_boot_gdt`]): paging
+/// off, interrupts off, A20 on, all general registers 0 but `ESP` = [`STACK_TOP`]. The Linux
+/// and Multiboot loaders set their own registers on top.
+pub fn enter_flat_protected_mode(cpu: &mut Cpu, entry: u32) {
     cpu.reset();
     let s = &mut cpu.state;
     s.gpr = [0; 16];
@@ -637,12 +655,8 @@ pub fn enter_protected_mode(cpu: &mut Cpu, info: &LinuxBootInfo) {
     }
     s.cpl = 0;
     s.set_eflags(0x2);
-    s.gpr[RSI] = info.boot_params;
     s.gpr[RSP] = STACK_TOP;
-    s.gpr[RBP] = 0;
-    s.gpr[RDI] = 0;
-    s.gpr[RBX] = 0;
-    s.rip = info.entry as u64;
+    s.rip = entry as u64;
     s.run_state = RunState::Running;
     cpu.set_a20(true);
     cpu.tlb.flush_all();
@@ -652,6 +666,7 @@ pub fn enter_protected_mode(cpu: &mut Cpu, info: &LinuxBootInfo) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use emu_core::cpu::state::{RBP, RBX, RDI};
     use std::sync::Arc;
 
     /// A minimal bzImage: boot sector + `setup_sects` sectors of setup, then `pm` bytes of
