@@ -15,6 +15,7 @@ pub mod port92;
 pub mod post;
 pub mod serial;
 pub mod unimp;
+pub mod vga;
 
 pub use debug_exit::IsaDebugExit;
 pub use debugcon::DebugCon;
