@@ -16,6 +16,7 @@ pub mod post;
 pub mod serial;
 pub mod testdev;
 pub mod unimp;
+pub mod vga;
 
 pub use debug_exit::IsaDebugExit;
 pub use debugcon::DebugCon;
