@@ -1,6 +1,7 @@
 //! Emulated devices. Each is a plain state machine behind `emu_core::bus` traits; interrupt
 //! lines, clocks and output sinks are handed in.
 
+pub mod apic;
 pub mod block;
 pub mod cmos;
 pub mod debug_exit;

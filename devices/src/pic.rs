@@ -195,19 +195,30 @@ pub struct DualPicState {
 pub struct DualPic {
     pub master: Pic8259,
     pub slave: Pic8259,
-    lines: IrqLines,
+    /// The lines this pair samples itself; `None` when an interrupt router feeds it
+    /// ([`input`](Self::input)), because only one consumer may take the latched edges.
+    lines: Option<IrqLines>,
 }
 
 /// The ports the pair decodes.
 pub const PIC_PORTS: [u16; 6] = [0x20, 0x21, 0xA0, 0xA1, 0x4D0, 0x4D1];
 
 impl DualPic {
+    /// A pair that is the machine's interrupt controller on its own, sampling `lines`.
     pub fn new(lines: IrqLines) -> Self {
+        DualPic {
+            lines: Some(lines),
+            ..Self::detached()
+        }
+    }
+
+    /// A pair whose inputs come from an interrupt router through [`input`](Self::input).
+    pub fn detached() -> Self {
         // PIIX: IRQ 0, 1, 2 (master) and 8, 13 (slave) are always edge-triggered.
         DualPic {
             master: Pic8259::new(0xF8),
             slave: Pic8259::new(0xDE),
-            lines,
+            lines: None,
         }
     }
 
@@ -224,27 +235,40 @@ impl DualPic {
     }
 
     fn sample_lines(&mut self) {
-        let edges = self.lines.take_edges();
-        let levels = self.lines.levels();
+        if let Some(lines) = &self.lines {
+            let edges = lines.take_edges();
+            let levels = lines.levels();
+            self.input(edges, levels);
+        }
+    }
+
+    /// Feeds the sixteen inputs: rising edges latched since the last call, and the current
+    /// levels (which level-triggered inputs follow).
+    pub fn input(&mut self, edges: u32, levels: u32) {
         self.master.sample(edges as u8, levels as u8);
         self.slave.sample((edges >> 8) as u8, (levels >> 8) as u8);
-        // The slave's INT output is the master's IRQ 2 input.
+        self.cascade();
+    }
+
+    /// The slave's INT output is the master's IRQ 2 input.
+    fn cascade(&mut self) {
         if self.slave.pending().is_some() {
             self.master.irr |= 1 << 2;
         } else {
             self.master.irr &= !(1 << 2);
         }
     }
-}
 
-impl InterruptController for DualPic {
-    fn has_interrupt(&mut self) -> bool {
-        self.sample_lines();
+    /// The master's INT output (the CPU's INTR, or the local APIC's LINT0).
+    pub fn intr(&mut self) -> bool {
+        self.cascade();
         self.master.pending().is_some()
     }
 
-    fn acknowledge(&mut self) -> u8 {
-        self.sample_lines();
+    /// The INTA cycle on inputs already sampled: the vector, or the spurious IRQ 7 of the
+    /// chip whose request went away.
+    pub fn inta(&mut self) -> u8 {
+        self.cascade();
         let Some(irq) = self.master.pending() else {
             // The request went away during the INTA cycle: spurious IRQ 7.
             return self.master.vector_base | 7;
@@ -260,6 +284,18 @@ impl InterruptController for DualPic {
             }
             None => self.slave.vector_base | 7,
         }
+    }
+}
+
+impl InterruptController for DualPic {
+    fn has_interrupt(&mut self) -> bool {
+        self.sample_lines();
+        self.intr()
+    }
+
+    fn acknowledge(&mut self) -> u8 {
+        self.sample_lines();
+        self.inta()
     }
 }
 
