@@ -42,6 +42,9 @@ for src in "${srcs[@]}"; do
     echo "build.sh: built build/$name.bin"
 done
 
+# Multiboot test kernels (ELF and a.out kludge), loaded with --kernel rather than as ROMs.
+"$here/multiboot/build.sh" || status=1
+
 if [ $status -ne 0 ]; then
     echo "build.sh: build FAILED" >&2
 fi

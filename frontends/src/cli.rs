@@ -80,6 +80,11 @@ pub struct Args {
     #[arg(long, value_name = "ITEMS", value_delimiter = ',', value_parser = parse_log_item)]
     pub log: Vec<String>,
 
+    /// At exit, write the VGA text screen to FILE as plain text lines (what a user would
+    /// read on the screen; for scripts and tests).
+    #[arg(long, value_name = "FILE")]
+    pub screen_text_on_exit: Option<std::path::PathBuf>,
+
     /// QEMU's test devices: pc-testdev (ports 0xE0-0xE7, IRQ control at 0x2000, MMIO at
     /// 0xFF000000) beside the always-present isa-debug-exit.
     #[arg(long)]
@@ -90,7 +95,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub kernel: Option<std::path::PathBuf>,
 
-    /// Initial ramdisk for --kernel, as QEMU's -initrd.
+    /// Initial ramdisk for --kernel, as QEMU's -initrd. For a Multiboot kernel: its modules,
+    /// comma-separated, each a file optionally followed by its arguments (",," is a comma).
     #[arg(long, value_name = "FILE", requires = "kernel")]
     pub initrd: Option<std::path::PathBuf>,
 

@@ -11,7 +11,7 @@
 
 use std::io::{self, Write};
 
-use devices::vga::{cp437, TextScreen};
+use devices::vga::{cp437, DisplayHandle, Screen, TextScreen};
 
 /// ANSI colour number for VGA colour bits 2:0 (blue, green, red).
 const VGA_TO_ANSI: [u8; 8] = [0, 4, 2, 6, 1, 5, 3, 7];
@@ -60,6 +60,54 @@ pub fn render(prev: Option<&TextScreen>, now: &TextScreen, out: &mut impl Write)
     }
     out.write_all(&buf)?;
     out.flush()
+}
+
+/// Shows the guest's screen in this terminal from a thread of its own, redrawing what changed
+/// each time the VGA card publishes. The terminal's alternate screen keeps the user's
+/// scrollback intact.
+pub fn spawn(display: DisplayHandle) {
+    std::thread::spawn(move || {
+        let mut out = io::stdout();
+        let _ = out.write_all(b"\x1b[?1049h\x1b[2J");
+        let mut seen = 0;
+        let mut prev: Option<TextScreen> = None;
+        loop {
+            let (generation, screen) =
+                display.wait_changed(seen, std::time::Duration::from_millis(500));
+            if generation == seen {
+                continue;
+            }
+            seen = generation;
+            let result = match screen {
+                Screen::Text(t) => {
+                    let r = render(prev.as_ref(), &t, &mut out);
+                    prev = Some(t);
+                    r
+                }
+                Screen::Graphics { width, height, bpp } => {
+                    prev = None;
+                    write!(
+                        out,
+                        "\x1b[0m\x1b[2J\x1b[H[graphics mode {width}x{height}x{bpp}: use the window display]"
+                    )
+                }
+                Screen::Blank => {
+                    prev = None;
+                    out.write_all(b"\x1b[0m\x1b[2J")
+                }
+            };
+            if result.and_then(|_| out.flush()).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// Leaves the alternate screen (at exit), restoring the user's terminal contents.
+pub fn restore_terminal() {
+    let mut out = io::stdout();
+    let _ = out.write_all(b"\x1b[0m\x1b[?25h\x1b[?1049l");
+    let _ = out.flush();
 }
 
 #[cfg(test)]

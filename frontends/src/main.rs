@@ -2,6 +2,7 @@
 
 mod chardev;
 mod cli;
+mod display_text;
 mod platform;
 mod setup;
 mod sinks;

@@ -21,6 +21,8 @@ pub struct Platform {
     pub io: PortBus,
     /// Raw mode of the controlling terminal, restored on drop.
     pub terminal: Option<RawTerminal>,
+    /// What the VGA card shows.
+    pub display: devices::vga::DisplayHandle,
 }
 
 /// The ISA devices every Ringside PC has.
@@ -66,13 +68,27 @@ pub fn build_port_bus(
     };
     let mut pci = devices::pci::pc(control.clone(), clock.clone(), irq.clone());
     pci.set_unimp_log(log.clone());
+    let display = devices::vga::DisplayHandle::new();
+    pci.register(
+        2,
+        0,
+        Box::new(devices::vga::StdVga::new(
+            crate::setup::vga_bios(args)?,
+            clock.clone(),
+            display.clone(),
+            log.clone(),
+        )),
+    );
+    // The interrupt controller's APIC pages are asked before the PCI BARs a guest might
+    // place over them.
+    let mut router = devices::apic::InterruptRouter::new(irq.clone(), clock.clone());
+    router.set_unimp_log(log.clone());
+    let intc = io.register_interrupt_controller(devices::apic::ROUTER_PORTS, Box::new(router));
+    io.decode_mmio(intc);
     let pci = io.register(devices::pci::ports(), Box::new(pci));
     io.set_default_port_device(pci);
     io.decode_mmio(pci);
-    io.register_interrupt_controller(
-        devices::pic::PIC_PORTS,
-        Box::new(devices::DualPic::new(irq.clone())),
-    );
+
     io.register(
         devices::pit::PIT_PORTS,
         Box::new(devices::pit::Pit8254::new(clock.clone(), irq.clone())),
@@ -89,6 +105,11 @@ pub fn build_port_bus(
         devices::i8042::I8042_PORTS,
         Box::new(devices::i8042::I8042::new(irq.clone(), control.clone())),
     );
+    if args.test_devices {
+        let dev = devices::testdev::PcTestDev::new(irq.clone()).with_unimp_log(log.clone());
+        let id = io.register(devices::testdev::ports(), Box::new(dev));
+        io.decode_mmio(id);
+    }
     let serials = args.serial_ports();
     if serials.len() > COM_PORTS.len() {
         bail!("at most {} --serial ports (COM1, COM2)", COM_PORTS.len());
@@ -114,7 +135,11 @@ pub fn build_port_bus(
         }
         io.register(uart.ports(), Box::new(uart));
     }
-    Ok(Platform { io, terminal })
+    Ok(Platform {
+        io,
+        terminal,
+        display,
+    })
 }
 
 /// COM1 and COM2: base port and ISA interrupt line.

@@ -115,28 +115,25 @@ fn enable_pm_block(cpu: &mut Cpu) {
     cpu.io.write(0xCFC, 1, 1);
 }
 
-pub fn run(args: &Args) -> Result<i32> {
-    if args.cpu_engine == Engine::Jit {
-        bail!("the JIT engine is not built yet; use --cpu-engine interp");
-    }
-    let rom = load_rom(args)?;
-    let control = Arc::new(MachineControl::new());
-    let mem = PhysicalMemory::new(args.memory, &rom).context("cannot allocate guest memory")?;
-    let clock = Clock::new(ClockMode::Realtime);
-    let irq = emu_core::irq::IrqLines::new();
-    let platform = crate::platform::build_port_bus(args, &control, &clock, &irq)?;
-    let _terminal = platform.terminal;
-    let mut cpu = Cpu::new(mem, platform.io, control);
-    cpu.clock = clock;
-    cpu.irq = irq;
-    if let Some(kernel) = &args.kernel {
-        let info = firmware::linux::load_linux(
-            &mut cpu,
-            kernel,
-            args.initrd.as_deref(),
-            args.append.as_deref().unwrap_or(""),
-        )?;
-        enable_pm_block(&mut cpu);
+/// Direct kernel boot, as QEMU's -kernel: a Multiboot kernel when the image has a Multiboot
+/// header (and is not a bzImage), else Linux.
+fn boot_kernel(args: &Args, kernel: &Path, cpu: &mut Cpu) -> Result<()> {
+    let append = args.append.as_deref().unwrap_or("");
+    let image = std::fs::read(kernel)
+        .with_context(|| format!("cannot read kernel '{}'", kernel.display()))?;
+    if firmware::multiboot::is_multiboot(&image) {
+        let mods = args
+            .initrd
+            .as_ref()
+            .map(|p| p.to_string_lossy().into_owned());
+        let info = firmware::multiboot::load_multiboot(cpu, kernel, mods.as_deref(), append)?;
+        eprintln!(
+            "ringside: Multiboot kernel, entry {:#x}, {} module(s)",
+            info.entry,
+            info.modules.len()
+        );
+    } else {
+        let info = firmware::linux::load_linux(cpu, kernel, args.initrd.as_deref(), append)?;
         eprintln!(
             "ringside: Linux {} (boot protocol {}.{:02}), {} KiB at {:#x}, initrd {} KiB at {:#x}",
             info.header
@@ -150,6 +147,48 @@ pub fn run(args: &Args) -> Result<i32> {
             info.initrd_size >> 10,
             info.initrd_addr
         );
+    }
+    enable_pm_block(cpu);
+    Ok(())
+}
+
+/// Writes the text screen as plain lines (for tests and scripts that check what a guest
+/// showed); a graphics or blank screen writes a one-line description.
+fn write_screen_text(display: &devices::vga::DisplayHandle, path: &Path) -> Result<()> {
+    let text = match display.screen() {
+        devices::vga::Screen::Text(t) => t.lines().join("\n") + "\n",
+        devices::vga::Screen::Graphics { width, height, bpp } => {
+            format!("[graphics {width}x{height}x{bpp}]\n")
+        }
+        devices::vga::Screen::Blank => "[blank]\n".into(),
+    };
+    std::fs::write(path, text)
+        .with_context(|| format!("cannot write screen text to '{}'", path.display()))
+}
+
+pub fn run(args: &Args) -> Result<i32> {
+    if args.cpu_engine == Engine::Jit {
+        bail!("the JIT engine is not built yet; use --cpu-engine interp");
+    }
+    let rom = load_rom(args)?;
+    let control = Arc::new(MachineControl::new());
+    let mem = PhysicalMemory::new(args.memory, &rom).context("cannot allocate guest memory")?;
+    let clock = Clock::new(ClockMode::Realtime);
+    let irq = emu_core::irq::IrqLines::new();
+    let platform = crate::platform::build_port_bus(args, &control, &clock, &irq)?;
+    let mut _terminal = platform.terminal;
+    let display = platform.display.clone();
+    if args.display == crate::cli::Display::Text {
+        if _terminal.is_none() {
+            _terminal = crate::terminal::RawTerminal::enable();
+        }
+        crate::display_text::spawn(display.clone());
+    }
+    let mut cpu = Cpu::new(mem, platform.io, control);
+    cpu.clock = clock;
+    cpu.irq = irq;
+    if let Some(kernel) = &args.kernel {
+        boot_kernel(args, kernel, &mut cpu)?;
     }
     let mut machine = Machine::new(cpu, Box::new(Interpreter));
     machine.no_reboot = args.no_reboot;
@@ -166,6 +205,12 @@ pub fn run(args: &Args) -> Result<i32> {
             machine.cpu.icache.blocks_built,
             machine.cpu.tlb.misses
         );
+    }
+    if args.display == crate::cli::Display::Text {
+        crate::display_text::restore_terminal();
+    }
+    if let Some(path) = &args.screen_text_on_exit {
+        write_screen_text(&display, path)?;
     }
     let _ = std::io::stdout().flush();
     Ok(match exit {

@@ -102,3 +102,46 @@ fn triple_fault_exits_under_no_reboot() {
     assert!(err.contains("triple fault"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn multiboot_kernels_boot_with_modules() {
+    let build = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-roms/build");
+    let m0 = build.join("mbtest-mod0.bin");
+    let m1 = build.join("mbtest-mod1.bin");
+    let mods = format!("{} first arg,{}", m0.display(), m1.display());
+    for kernel in ["mbtest.elf", "mbtest-kludge.bin"] {
+        let k = build.join(kernel);
+        assert!(k.exists(), "{} missing: run test-roms/build.sh", k.display());
+        let (code, out, err) = run(&[
+            "--kernel",
+            k.to_str().unwrap(),
+            "--initrd",
+            &mods,
+            "--append",
+            "mbtest.append=ok mods=2",
+            "--no-reboot",
+        ]);
+        assert_eq!(code, 33, "{kernel}: {out}\n{err}");
+        assert!(out.contains("PASS mbtest"), "{kernel}: {out}");
+        assert!(err.contains("Multiboot kernel"), "{err}");
+    }
+    // A Multiboot header with a broken checksum is refused before the guest starts.
+    let mut bad = std::fs::read(build.join("mbtest-kludge.bin")).unwrap();
+    let at = bad
+        .windows(4)
+        .position(|w| w == 0x1BAD_B002u32.to_le_bytes())
+        .unwrap();
+    bad[at + 8] ^= 1;
+    let path = std::env::temp_dir().join(format!("ringside-mb-{}.bin", std::process::id()));
+    std::fs::write(&path, bad).unwrap();
+    assert_one_line_error(&["--kernel", path.to_str().unwrap()], "checksum");
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn pc_testdev_answers_under_test_devices() {
+    // Without the flag the scratch port floats; this only checks the flag wiring, the device
+    // itself is unit-tested in devices::testdev.
+    let (code, _, err) = run(&["--test-devices", "--no-reboot", "--max-insns", "100000"]);
+    assert_eq!(code, 0, "{err}");
+}

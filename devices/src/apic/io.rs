@@ -54,7 +54,9 @@ pub struct IoApicState {
 impl IoApicState {
     pub fn power_on() -> Self {
         IoApicState {
-            id: 0,
+            // The ID our MADT and MP table (and SeaBIOS's) give it: after the one CPU's 0,
+            // as the P6 serial APIC bus needs unique IDs. Linux checks the two agree.
+            id: 1,
             ioregsel: 0,
             redir: [MASKED as u64; IOAPIC_PINS],
             pins: 0,

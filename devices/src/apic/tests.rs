@@ -248,7 +248,7 @@ fn software_enable_and_disable_through_svr() {
 fn io_apic_registers() {
     let Pc { mut r, .. } = pc();
     assert_eq!(ioapic_r(&mut r, 0x01), 0x0017_0011);
-    assert_eq!(ioapic_r(&mut r, 0x00), 0);
+    assert_eq!(ioapic_r(&mut r, 0x00), 0x0100_0000, "ID 1, as the firmware tables say");
     ioapic_w(&mut r, 0x00, 0xFF00_0000);
     assert_eq!(ioapic_r(&mut r, 0x00), 0x0F00_0000);
     assert_eq!(
@@ -714,7 +714,11 @@ fn wired_on_the_port_bus_as_the_machine_does() {
     }
     io.write(0x21, 1, 0);
     assert_eq!(io.mmio_read(LAPIC_BASE + 0x30, 4), 0x0004_0014);
-    assert_eq!(io.mmio_read(IOAPIC_BASE + 0x10, 4), 0, "IOREGSEL 0: ID");
+    assert_eq!(
+        io.mmio_read(IOAPIC_BASE + 0x10, 4),
+        0x0100_0000,
+        "IOREGSEL 0: ID"
+    );
     lines.pulse(0);
     let intc = io.interrupt_controller().unwrap();
     assert!(intc.has_local_apic());

@@ -221,14 +221,20 @@ impl Cpu {
     pub fn phys_read(&mut self, phys: u64, size: u8) -> u64 {
         match self.mem.page_target(phys) {
             PageTarget::Host { .. } => self.mem.read_in_page(phys, size),
-            PageTarget::Bus => self.io.mmio_read(phys, size),
+            PageTarget::Bus => {
+                self.clock.sync_icount(self.icount);
+                self.io.mmio_read(phys, size)
+            }
         }
     }
 
     pub fn phys_write(&mut self, phys: u64, size: u8, value: u64) {
         match self.mem.page_target(phys) {
             PageTarget::Host { .. } => self.mem.write_in_page(phys, size, value),
-            PageTarget::Bus => self.io.mmio_write(phys, size, value),
+            PageTarget::Bus => {
+                self.clock.sync_icount(self.icount);
+                self.io.mmio_write(phys, size, value)
+            }
         }
     }
 
