@@ -7,6 +7,7 @@ pub mod cmos;
 pub mod debug_exit;
 pub mod debugcon;
 pub mod ferr_latch;
+pub mod floppy;
 pub mod fw_cfg;
 pub mod i8042;
 pub mod pci;
