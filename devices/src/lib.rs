@@ -8,6 +8,7 @@ pub mod debugcon;
 pub mod ferr_latch;
 pub mod fw_cfg;
 pub mod i8042;
+pub mod ide;
 pub mod pci;
 pub mod pic;
 pub mod pit;
