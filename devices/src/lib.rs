@@ -10,6 +10,7 @@ pub mod ferr_latch;
 pub mod floppy;
 pub mod fw_cfg;
 pub mod i8042;
+pub mod ide;
 pub mod pci;
 pub mod pic;
 pub mod pit;
