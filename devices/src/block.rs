@@ -172,6 +172,13 @@ impl DiskImage {
     }
 }
 
+/// Machine exit (and ejecting) makes the guest's writes durable, as QEMU does at exit.
+impl Drop for DiskImage {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
 fn read_backing(b: &Backing, offset: u64, buf: &mut [u8]) -> io::Result<()> {
     match b {
         Backing::File(f) => f.read_exact_at(buf, offset),

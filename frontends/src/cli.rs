@@ -112,6 +112,10 @@ pub struct Args {
     #[arg(long, value_name = "DEST", default_value = "stdio")]
     pub debugcon: String,
 
+    /// The debug console's port, as QEMU's isa-debugcon `iobase` (SeaBIOS logs to 0x402).
+    #[arg(long, value_name = "PORT", default_value = "0xe9", value_parser = parse_port)]
+    pub debugcon_iobase: u16,
+
     /// A serial port: stdio, none, file:PATH or tcp:HOST:PORT (a server; one client at a
     /// time), as QEMU's -serial. The first use is COM1, a second COM2. Default: stdio for
     /// COM1 (none with --display text). On stdio the terminal is raw: Ctrl-C reaches the
@@ -186,6 +190,15 @@ pub fn parse_log_item(s: &str) -> Result<String, String> {
         "unimp" => Ok(s.to_string()),
         other => Err(format!("unknown log item '{other}' (known: unimp)")),
     }
+}
+
+/// Parses a port number in hex (`0x402`) or decimal.
+pub fn parse_port(s: &str) -> Result<u16, String> {
+    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u16::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    parsed.map_err(|_| format!("invalid port '{s}' (use e.g. 0x402)"))
 }
 
 /// Parses `128M`, `1G`, `65536`, `640K`.

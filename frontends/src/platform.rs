@@ -3,7 +3,10 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use anyhow::{bail, Result};
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use devices::block::{DiskImage, DiskOptions};
 use emu_core::bus::PortBus;
 use emu_core::clock::Clock;
 use emu_core::control::MachineControl;
@@ -36,7 +39,10 @@ pub fn build_port_bus(
     let mut io = PortBus::default();
     let irq = irq.clone();
     if let Some(sink) = output_sink("debugcon", &args.debugcon)? {
-        io.register([0xE9], Box::new(devices::DebugCon::new(sink)));
+        io.register(
+            [args.debugcon_iobase],
+            Box::new(devices::DebugCon::new(sink)),
+        );
     }
     let post: Option<Box<dyn Write + Send>> = if args.post_codes {
         Some(Box::new(std::io::stderr()))
@@ -85,6 +91,14 @@ pub fn build_port_bus(
     router.set_unimp_log(log.clone());
     let intc = io.register_interrupt_controller(devices::apic::ROUTER_PORTS, Box::new(router));
     io.decode_mmio(intc);
+    pci.register(
+        devices::ide::PCI_DEVICE,
+        devices::ide::PCI_FUNCTION,
+        Box::new(ide_controller(args, &irq, control, &log)?),
+    );
+    let floppy = floppy_controller(args, &irq, control, &log)?;
+    let floppy_types = [floppy.drive_type(0), floppy.drive_type(1)];
+    io.register(devices::floppy::ports(), Box::new(floppy));
     let pci = io.register(devices::pci::ports(), Box::new(pci));
     io.set_default_port_device(pci);
     io.decode_mmio(pci);
@@ -99,7 +113,7 @@ pub fn build_port_bus(
         .unwrap_or(0);
     let mut cmos = devices::cmos::Cmos::new(clock.clone(), irq.clone(), now);
     cmos.set_memory_size(args.memory);
-    cmos.set_pc_config(args.boot_order(), [0, 0]);
+    cmos.set_pc_config(args.boot_order(), floppy_types);
     io.register(devices::cmos::CMOS_PORTS, Box::new(cmos));
     io.register(
         devices::i8042::I8042_PORTS,
@@ -140,6 +154,88 @@ pub fn build_port_bus(
         terminal,
         display,
     })
+}
+
+fn open_image(path: &Path, opts: DiskOptions, what: &str) -> Result<DiskImage> {
+    DiskImage::open(path, opts)
+        .with_context(|| format!("cannot open {what} image '{}'", path.display()))
+}
+
+/// The PIIX3 IDE function with the drives QEMU's flags name: hda/hdb on the primary channel,
+/// hdc (or the CD-ROM, as QEMU places -cdrom) and hdd on the secondary. Without --cdrom or
+/// --hdc an empty CD-ROM drive sits at the secondary master, as on QEMU's pc machine.
+fn ide_controller(
+    args: &Args,
+    irq: &IrqLines,
+    control: &Arc<MachineControl>,
+    log: &UnimpLog,
+) -> Result<devices::ide::IdeController> {
+    use devices::ide::{Drive, IdeController};
+    let mut ide = IdeController::new(irq.clone(), control.clone(), log.clone());
+    let disk_opts = DiskOptions {
+        read_only: false,
+        snapshot: args.snapshot,
+    };
+    let slots = [
+        (&args.hda, 0, false),
+        (&args.hdb, 0, true),
+        (&args.hdc, 1, false),
+        (&args.hdd, 1, true),
+    ];
+    for (path, channel, slave) in slots {
+        if let Some(p) = path {
+            let disk = open_image(p, disk_opts, "disk")?;
+            if disk.len() < 512 {
+                bail!("disk image '{}' is smaller than one sector", p.display());
+            }
+            ide.attach(channel, slave, Drive::HardDisk(disk));
+        }
+    }
+    if args.hdc.is_none() {
+        let medium = match &args.cdrom {
+            Some(p) => {
+                let iso = open_image(
+                    p,
+                    DiskOptions {
+                        read_only: true,
+                        snapshot: false,
+                    },
+                    "CD-ROM",
+                )?;
+                if iso.len() < 2048 {
+                    bail!(
+                        "CD-ROM image '{}' is smaller than one 2 KiB sector",
+                        p.display()
+                    );
+                }
+                Some(iso)
+            }
+            None => None,
+        };
+        ide.attach(1, false, Drive::CdRom(medium));
+    }
+    Ok(ide)
+}
+
+/// ISA DMA and the floppy controller with the --fda/--fdb images.
+fn floppy_controller(
+    args: &Args,
+    irq: &IrqLines,
+    control: &Arc<MachineControl>,
+    log: &UnimpLog,
+) -> Result<devices::floppy::IsaDmaFloppy> {
+    let mut fdc = devices::floppy::IsaDmaFloppy::new(irq.clone(), control.clone(), log.clone());
+    for (drive, path) in [(0, &args.fda), (1, &args.fdb)] {
+        if let Some(p) = path {
+            let opts = DiskOptions {
+                read_only: false,
+                snapshot: args.snapshot,
+            };
+            fdc.insert(drive, open_image(p, opts, "floppy")?)
+                .with_context(|| format!("floppy image '{}'", p.display()))?;
+        }
+    }
+    Ok(fdc)
 }
 
 /// COM1 and COM2: base port and ISA interrupt line.

@@ -111,7 +111,11 @@ fn multiboot_kernels_boot_with_modules() {
     let mods = format!("{} first arg,{}", m0.display(), m1.display());
     for kernel in ["mbtest.elf", "mbtest-kludge.bin"] {
         let k = build.join(kernel);
-        assert!(k.exists(), "{} missing: run test-roms/build.sh", k.display());
+        assert!(
+            k.exists(),
+            "{} missing: run test-roms/build.sh",
+            k.display()
+        );
         let (code, out, err) = run(&[
             "--kernel",
             k.to_str().unwrap(),

@@ -248,7 +248,11 @@ fn software_enable_and_disable_through_svr() {
 fn io_apic_registers() {
     let Pc { mut r, .. } = pc();
     assert_eq!(ioapic_r(&mut r, 0x01), 0x0017_0011);
-    assert_eq!(ioapic_r(&mut r, 0x00), 0x0100_0000, "ID 1, as the firmware tables say");
+    assert_eq!(
+        ioapic_r(&mut r, 0x00),
+        0x0100_0000,
+        "ID 1, as the firmware tables say"
+    );
     ioapic_w(&mut r, 0x00, 0xFF00_0000);
     assert_eq!(ioapic_r(&mut r, 0x00), 0x0F00_0000);
     assert_eq!(

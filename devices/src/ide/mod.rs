@@ -122,9 +122,11 @@ fn config_space() -> ConfigSpace {
     cfg.set_word(COMMAND, COMMAND_IO);
     // Only I/O space and bus master enable exist on this function.
     cfg.set_wmask(COMMAND, 2, (COMMAND_IO | COMMAND_BUS_MASTER) as u32);
-    // BMIBA: 16-byte I/O block, bits 15:4; bit 0 (I/O space) hardwired.
+    // BMIBA: 16-byte I/O block; bit 0 (I/O space) hardwired. The PIIX3 has only bits 15:4,
+    // but firmware sizes I/O BARs as 32-bit (SeaBIOS reads 0xFFF1 as a 4 GiB block), so the
+    // upper half is writable as on QEMU; a base above 64 KiB is not decoded.
     cfg.set_dword(BMIBA, 1);
-    cfg.set_wmask(BMIBA, 4, 0xFFF0);
+    cfg.set_wmask(BMIBA, 4, 0xFFFF_FFF0);
     cfg.wmask[0x40..].fill(0);
     for reg in IDETIM {
         cfg.set_word(reg, IDETIM_DECODE);
@@ -201,8 +203,8 @@ impl IdeController {
 
     /// The bus master block's base port, when assigned.
     pub fn bm_base(&self) -> Option<u16> {
-        let base = (self.cfg.dword(BMIBA) & 0xFFF0) as u16;
-        (base != 0).then_some(base)
+        let bar = self.cfg.dword(BMIBA) & 0xFFFF_FFF0;
+        (bar != 0 && bar <= 0xFFF0).then_some(bar as u16)
     }
 
     pub fn state(&self) -> IdeState {

@@ -299,7 +299,8 @@ fn pci_header_and_decoding() {
     assert_eq!(r.ide.config_read(0x08, 4) >> 8, 0x01_0180);
     // BAR4 sizing: 16 bytes of I/O.
     r.ide.config_write(BMIBA, 4, 0xFFFF_FFFF);
-    assert_eq!(r.ide.config_read(BMIBA, 4), 0xFFF1);
+    assert_eq!(r.ide.config_read(BMIBA, 4), 0xFFFF_FFF1);
+    assert_eq!(r.ide.bm_base(), None, "beyond the 64 KiB port space");
     r.ide.config_write(BMIBA, 4, BM as u32);
     assert_eq!(r.ide.bm_base(), Some(BM));
     // Power-on defaults decode both channels.
