@@ -233,9 +233,10 @@ pub fn run(args: &Args) -> Result<i32> {
         }
         MachineExit::Stopped => 0,
         MachineExit::InstructionLimit => {
+            let s = &machine.cpu.state;
             eprintln!(
-                "ringside: stopped after {} instructions (--max-insns)",
-                machine.cpu.icount
+                "ringside: stopped after {} instructions (--max-insns) at {:04x}:{:08x}",
+                machine.cpu.icount, s.seg[1].selector, s.rip
             );
             0
         }

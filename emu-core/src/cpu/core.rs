@@ -101,7 +101,17 @@ impl Cpu {
         }
     }
 
+    /// The time-stamp counter ticks at 1 GHz of virtual time, so it agrees with the PIT, the
+    /// PM timer and the APIC timer. (A TSC counting instructions made Linux mark it unstable
+    /// against the other clocks, and starved its jitter entropy source, whose self-test then
+    /// spun for seconds.) In `Instructions` clock mode it stays deterministic.
     pub fn tsc(&self) -> u64 {
-        self.icount.wrapping_add(self.state.tsc_offset)
+        self.tsc_raw().wrapping_add(self.state.tsc_offset)
+    }
+
+    /// The counter before the guest's IA32_TIME_STAMP_COUNTER writes.
+    pub fn tsc_raw(&self) -> u64 {
+        self.clock.sync_icount(self.icount);
+        self.clock.now_ns()
     }
 }

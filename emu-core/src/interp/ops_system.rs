@@ -210,7 +210,7 @@ impl Cpu {
     pub fn write_msr(&mut self, n: u32, v: u64) -> bool {
         let m = &mut self.state.msr;
         match n {
-            0x10 => self.state.tsc_offset = v.wrapping_sub(self.icount),
+            0x10 => self.state.tsc_offset = v.wrapping_sub(self.tsc_raw()),
             0x1B => {
                 m.apic_base = v & 0xF_FFFF_F900;
                 if let Some(intc) = self.io.interrupt_controller() {
