@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # fetch-guests.sh - download the real guests Ringside is tested with from Debian and build
 # the images the tests boot. Everything lands in .cache/guests (ignored by git) and is reused
-# on later runs.
+# on later runs; one line per artefact says whether it was fetched, built or reused.
 #
 #   .cache/guests/vmlinuz              Debian's i686 kernel (linux-image-686, i386)
-#   .cache/guests/initramfs.cpio.gz    busybox-static (i386) with an /init that prints
-#                                      RINGSIDE-SHELL-READY and runs a shell or a script
+#   .cache/guests/busybox              busybox-static (i386)
+#   .cache/guests/initramfs.cpio.gz    busybox with scripts/guest-init.sh as /init (prints
+#                                      RINGSIDE-SHELL-READY, then runs a shell, the test
+#                                      markers or the benchmark) and scripts/guest-bench.sh
 #   .cache/guests/bios.bin             SeaBIOS (seabios)
 #   .cache/guests/vgabios-stdvga.bin   its VGA BIOS
-#   .cache/guests/memtest86+ia32.bin   memtest86+ (32-bit build)
+#   .cache/guests/memtest86+ia32.bin   memtest86+ (32-bit, Linux boot protocol: --kernel)
+#   .cache/guests/memtest86+ia32.iso   memtest86+ (32-bit, bootable CD for BIOS boot)
+#   .cache/guests/hda-syslinux.img     hard disk booting the kernel through SYSLINUX
+#   .cache/guests/cdrom-isolinux.iso   CD booting the kernel through ISOLINUX
+#                                      (the two images: scripts/make-disk-images.sh)
 #
 # i386 packages come from a private apt state folder (-o APT::Architecture=i386), so the
 # host's apt configuration is untouched.
@@ -58,6 +64,12 @@ extract() { # deb dir
     rm -rf "$2" && mkdir -p "$2" && dpkg-deb -x "$1" "$2"
 }
 
+status() { # fetched|built|reused file...
+    local what=$1
+    shift
+    for f in "$@"; do echo "fetch-guests: $what $out/$f"; done
+}
+
 kernel_pkg=$(resolve linux-image-686)
 [ -n "$kernel_pkg" ] || { echo "fetch-guests: error: cannot resolve linux-image-686" >&2; exit 1; }
 
@@ -66,6 +78,9 @@ if [ ! -f "$out/vmlinuz" ]; then
     extract "$deb" "$cache/x-kernel"
     cp "$cache/x-kernel"/boot/vmlinuz-* "$out/vmlinuz"
     rm -rf "$cache/x-kernel"
+    status fetched vmlinuz
+else
+    status reused vmlinuz
 fi
 
 if [ ! -f "$out/busybox" ]; then
@@ -73,6 +88,9 @@ if [ ! -f "$out/busybox" ]; then
     extract "$deb" "$cache/x-busybox"
     cp "$cache/x-busybox/bin/busybox" "$out/busybox"
     rm -rf "$cache/x-busybox"
+    status fetched busybox
+else
+    status reused busybox
 fi
 
 if [ ! -f "$out/bios.bin" ]; then
@@ -81,42 +99,48 @@ if [ ! -f "$out/bios.bin" ]; then
     cp "$cache/x-seabios/usr/share/seabios/bios.bin" "$out/bios.bin"
     cp "$cache/x-seabios/usr/share/seabios/vgabios-stdvga.bin" "$out/vgabios-stdvga.bin"
     rm -rf "$cache/x-seabios"
+    status fetched bios.bin vgabios-stdvga.bin
+else
+    status reused bios.bin vgabios-stdvga.bin
 fi
 
-if [ ! -f "$out/memtest86+ia32.bin" ]; then
+# The .bin is booted directly (--kernel, as QEMU's -kernel); the .iso is the same program on
+# a BIOS-bootable CD, for when the CD-ROM drive exists.
+if [ ! -f "$out/memtest86+ia32.bin" ] || [ ! -f "$out/memtest86+ia32.iso" ]; then
     deb=$(download memtest86+)
     extract "$deb" "$cache/x-memtest"
     cp "$cache/x-memtest/boot/memtest86+ia32.bin" "$out/memtest86+ia32.bin"
+    cp "$cache/x-memtest/usr/lib/memtest86+/memtest86+ia32.iso" "$out/memtest86+ia32.iso"
     rm -rf "$cache/x-memtest"
+    status fetched memtest86+ia32.bin memtest86+ia32.iso
+else
+    status reused memtest86+ia32.bin memtest86+ia32.iso
 fi
 
-# The initramfs: busybox and an /init that announces itself, then runs /test.sh if the
-# kernel command line says ringside.test=1, else an interactive shell.
-if [ ! -f "$out/initramfs.cpio.gz" ] || [ "$0" -nt "$out/initramfs.cpio.gz" ]; then
+# The initramfs: busybox, /init and /bench.sh. Rebuilt when any of them or this script
+# changes (a digest of the inputs is kept in .cache/stamps).
+stamps="$cache/stamps"
+mkdir -p "$stamps"
+init_src="$root/scripts/guest-init.sh"
+bench_src="$root/scripts/guest-bench.sh"
+initramfs_digest=$(sha256sum "$out/busybox" "$init_src" "$bench_src" "${BASH_SOURCE[0]}" |
+    cut -d' ' -f1 | sha256sum | cut -d' ' -f1)
+if [ -f "$out/initramfs.cpio.gz" ] &&
+    [ "$(cat "$stamps/initramfs.cpio.gz" 2>/dev/null)" = "$initramfs_digest" ]; then
+    status reused initramfs.cpio.gz
+else
     tree="$cache/x-initramfs"
     rm -rf "$tree"
     mkdir -p "$tree"/{bin,sbin,proc,sys,dev,tmp,etc}
     cp "$out/busybox" "$tree/bin/busybox"
-    cat > "$tree/init" <<'INIT'
-#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev 2>/dev/null
-echo RINGSIDE-SHELL-READY
-if grep -q ringside.test=1 /proc/cmdline; then
-    echo "uname: $(uname -sr)"
-    echo "cpus: $(grep -c ^processor /proc/cpuinfo)"
-    echo "sum: $((6 * 7))"
-    echo RINGSIDE-TEST-DONE
-    poweroff -f
-fi
-exec setsid cttyhack sh
-INIT
-    chmod +x "$tree/init"
-    (cd "$tree" && find . | cpio -o -H newc --quiet | gzip -9) > "$out/initramfs.cpio.gz"
+    install -m 755 "$init_src" "$tree/init"
+    install -m 755 "$bench_src" "$tree/bench.sh"
+    (cd "$tree" && find . | cpio -o -H newc --quiet | gzip -9) > "$out/initramfs.cpio.gz.new"
+    mv "$out/initramfs.cpio.gz.new" "$out/initramfs.cpio.gz"
     rm -rf "$tree"
+    echo "$initramfs_digest" > "$stamps/initramfs.cpio.gz"
+    status built initramfs.cpio.gz
 fi
 
-echo "fetch-guests: ready in $out:"
-ls -l "$out"
+# Boot-loader media holding the same kernel and initramfs.
+"$root/scripts/make-disk-images.sh" "$out" | sed 's/^make-disk-images:/fetch-guests:/'

@@ -1,33 +1,60 @@
 #!/usr/bin/env bash
-# install-deps.sh - install the Debian packages Ringside's tests need, when
-# missing.  Idempotent: a package that is already installed is left alone.
-# Runs as root (CI does); otherwise uses sudo if available.
+# install-deps.sh - install the Debian packages Ringside's tests need, when missing.
+# Idempotent and silent when everything is already there: a package that is present is left
+# alone. Runs as root (CI does); otherwise uses sudo if available.
 #
-# Add a package by appending "package:command-it-provides" to PACKAGES
-# (the command is what is looked for on PATH to decide it is missing).
+#   scripts/install-deps.sh           what the tests and scripts/fetch-guests.sh need
+#   scripts/install-deps.sh --bench   also QEMU, for scripts/bench-vs-qemu.sh
+#
+# Add a package by appending "package:probe" to PACKAGES. The probe decides whether the
+# package is missing: a command looked up on PATH, or an absolute path to a file the package
+# ships (for packages that install data, not commands).
 set -euo pipefail
 
 PACKAGES=(
-    "nasm:nasm"          # assembles test-roms/*.asm
-    "cpio:cpio"          # packs the Linux initramfs (scripts/fetch-guests.sh)
+    "nasm:nasm"                                # assembles test-roms/*.asm
+    "cpio:cpio"                                # packs the Linux initramfs (fetch-guests.sh)
+    "mtools:mcopy"                             # writes the FAT partition of hda-syslinux.img
+    "dosfstools:mkfs.fat"                      # formats that partition
+    "fdisk:sfdisk"                             # partitions the disk image file
+    "syslinux:syslinux"                        # installs SYSLINUX into the partition
+    "syslinux-common:/usr/lib/syslinux/mbr/mbr.bin" # SYSLINUX's MBR and ldlinux.c32
+    "isolinux:/usr/lib/ISOLINUX/isolinux.bin"  # the El Torito boot image of the CD
+    "xorriso:xorriso"                          # builds cdrom-isolinux.iso
 )
+
+for arg in "$@"; do
+    case "$arg" in
+        --bench) PACKAGES+=("qemu-system-x86:qemu-system-i386") ;; # bench-vs-qemu.sh
+        -h | --help)
+            sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+            exit 0
+            ;;
+        *)
+            echo "install-deps: error: unknown argument '$arg' (try --help)" >&2
+            exit 2
+            ;;
+    esac
+done
+
+present() { # probe
+    case "$1" in
+        /*) [ -e "$1" ] ;;
+        *) command -v "$1" >/dev/null 2>&1 ;;
+    esac
+}
 
 missing=()
 for entry in "${PACKAGES[@]}"; do
     pkg=${entry%%:*}
-    cmd=${entry#*:}
-    if command -v "$cmd" >/dev/null 2>&1; then
-        echo "install-deps: $pkg: already installed ($(command -v "$cmd"))"
-    else
-        echo "install-deps: $pkg: missing ($cmd not found)"
+    probe=${entry#*:}
+    if ! present "$probe"; then
+        echo "install-deps: $pkg: missing ($probe not found)"
         missing+=("$pkg")
     fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-    echo "install-deps: nothing to install"
-    exit 0
-fi
+[ ${#missing[@]} -eq 0 ] && exit 0
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
@@ -41,16 +68,16 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 echo "install-deps: apt-get install -y --no-install-recommends ${missing[*]}"
-if ! $SUDO apt-get install -y --no-install-recommends "${missing[@]}"; then
+if ! $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; then
     echo "install-deps: install failed; running apt-get update and retrying"
-    $SUDO apt-get update
-    $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+    $SUDO apt-get update -q >/dev/null
+    $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 for entry in "${PACKAGES[@]}"; do
-    cmd=${entry#*:}
-    if ! command -v "$cmd" >/dev/null 2>&1; then
-        echo "install-deps: error: $cmd still not found after install" >&2
+    probe=${entry#*:}
+    if ! present "$probe"; then
+        echo "install-deps: error: ${entry%%:*}: $probe still not found after install" >&2
         exit 1
     fi
 done
