@@ -44,6 +44,8 @@ done
 
 # Multiboot test kernels (ELF and a.out kludge), loaded with --kernel rather than as ROMs.
 "$here/multiboot/build.sh" || status=1
+# The boot floppy image SeaBIOS boots in tests/tests/seabios_boot.rs.
+"$here/floppy/build.sh" || status=1
 
 if [ $status -ne 0 ]; then
     echo "build.sh: build FAILED" >&2

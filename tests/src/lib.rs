@@ -4,5 +4,6 @@
 pub mod bin_path;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub mod emulated;
+pub mod guest;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub mod native;
