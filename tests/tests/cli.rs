@@ -149,3 +149,59 @@ fn pc_testdev_answers_under_test_devices() {
     let (code, _, err) = run(&["--test-devices", "--no-reboot", "--max-insns", "100000"]);
     assert_eq!(code, 0, "{err}");
 }
+
+#[test]
+fn bad_guest_files_are_refused_before_the_guest_starts() {
+    let dir = std::env::temp_dir().join(format!("ringside-badfiles-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    // A bzImage cut short: the setup header promises more than the file holds.
+    let guests = ringside_tests::bin_path::repo_root().join(".cache/guests");
+    if let Ok(kernel) = std::fs::read(guests.join("vmlinuz")) {
+        std::fs::write(p("short-bz"), &kernel[..kernel.len() / 2]).unwrap();
+        assert_one_line_error(&["--kernel", &p("short-bz")], "short-bz");
+        // A boot protocol older than 2.02 (no 32-bit entry with a command line pointer).
+        let mut old = kernel.clone();
+        old[0x206..0x208].copy_from_slice(&0x0201u16.to_le_bytes());
+        std::fs::write(p("old-bz"), &old).unwrap();
+        assert_one_line_error(&["--kernel", &p("old-bz")], "protocol");
+        let good = guests.join("vmlinuz");
+        assert_one_line_error(
+            &[
+                "--kernel",
+                good.to_str().unwrap(),
+                "--initrd",
+                "/nonexistent/initrd",
+            ],
+            "cannot read initrd",
+        );
+    }
+    assert_one_line_error(&["--kernel", "/nonexistent/bzImage"], "cannot read kernel");
+    std::fs::write(p("garbage"), vec![0x90u8; 4096]).unwrap();
+    assert_one_line_error(&["--kernel", &p("garbage")], "garbage");
+    assert_one_line_error(
+        &["--hda", "/nonexistent/disk.img"],
+        "cannot open disk image",
+    );
+    assert_one_line_error(&["--hda", dir.to_str().unwrap()], "Is a directory");
+    std::fs::write(p("empty.img"), b"").unwrap();
+    assert_one_line_error(&["--hdb", &p("empty.img")], "empty");
+    std::fs::write(p("tiny.iso"), vec![0u8; 100]).unwrap();
+    assert_one_line_error(
+        &["--cdrom", &p("tiny.iso")],
+        "smaller than one 2 KiB sector",
+    );
+    std::fs::write(p("odd.flp"), vec![0u8; 1000 * 1024]).unwrap();
+    assert_one_line_error(&["--fda", &p("odd.flp")], "odd.flp");
+    assert_one_line_error(&["--boot", "x"], "unknown boot device");
+    assert_one_line_error(&["--serial", "pty"], "unknown --serial destination");
+    assert_one_line_error(&["--log", "everything"], "unknown log item");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn serial_tcp_port_in_use_is_a_clear_error() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("tcp:{}", busy.local_addr().unwrap());
+    assert_one_line_error(&["--serial", &addr], "cannot listen on");
+}
