@@ -14,6 +14,8 @@ set -euo pipefail
 PACKAGES=(
     "nasm:nasm"                                # assembles test-roms/*.asm
     "cpio:cpio"                                # packs the Linux initramfs (fetch-guests.sh)
+    "binutils:ld"                              # links the Multiboot test kernel (ELF)
+    "bsdutils:script"                          # a pty for the interactive console test
     "mtools:mcopy"                             # writes the FAT partition of hda-syslinux.img
     "dosfstools:mkfs.fat"                      # formats that partition
     "fdisk:sfdisk"                             # partitions the disk image file
