@@ -178,6 +178,10 @@ impl InterruptRouter {
 }
 
 impl InterruptController for InterruptRouter {
+    fn take_nmi(&mut self) -> bool {
+        InterruptRouter::take_nmi(self)
+    }
+
     #[inline]
     fn has_interrupt(&mut self) -> bool {
         if self.lines_changed() {

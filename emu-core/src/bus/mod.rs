@@ -66,6 +66,12 @@ pub trait InterruptController {
     /// INTA cycle: the vector to deliver.
     fn acknowledge(&mut self) -> u8;
 
+    /// Takes a pending NMI (the local APIC's LINT1/NMI delivery), which the CPU accepts
+    /// whatever IF says, unless an earlier NMI's handler has not returned yet.
+    fn take_nmi(&mut self) -> bool {
+        false
+    }
+
     /// The controller includes the CPU's local APIC (so CPUID may report one).
     fn has_local_apic(&self) -> bool {
         false

@@ -241,7 +241,24 @@ impl Cpu {
     /// Takes a pending maskable interrupt if the CPU can accept one now.
     #[inline]
     fn poll_interrupt(&mut self) -> bool {
-        if self.state.lazy.eflags_raw() & IF == 0 {
+        let if_set = self.state.lazy.eflags_raw() & IF != 0;
+        let nmi_open = self.state.nmi_blocked == 0;
+        if !if_set && !nmi_open {
+            return false;
+        }
+        let Some(intc) = self.io.interrupt_controller() else {
+            return false;
+        };
+        if nmi_open && intc.take_nmi() {
+            // NMIs stay blocked until the handler's IRET (SDM Vol. 3, 6.7.1).
+            self.state.nmi_blocked = 1;
+            if self.state.run_state == RunState::Halted {
+                self.state.run_state = RunState::Running;
+            }
+            self.deliver_interrupt(2, crate::interp::interrupt::Source::External);
+            return true;
+        }
+        if !if_set {
             return false;
         }
         let Some(intc) = self.io.interrupt_controller() else {
@@ -346,6 +363,56 @@ mod tests {
         cpu.state.rip = 0x7C00;
         cpu.state.set_reg16(RSP, 0x7000);
         cpu
+    }
+
+    /// An interrupt controller that raises NMIs on demand and never INTR.
+    struct NmiSource(std::rc::Rc<std::cell::Cell<u32>>);
+    impl crate::bus::PortDevice for NmiSource {
+        fn read(&mut self, _: u16, _: u8) -> u32 {
+            0
+        }
+        fn write(&mut self, _: u16, _: u8, _: u32) {}
+        fn as_interrupt_controller(&mut self) -> Option<&mut dyn crate::bus::InterruptController> {
+            Some(self)
+        }
+    }
+    impl crate::bus::InterruptController for NmiSource {
+        fn has_interrupt(&mut self) -> bool {
+            false
+        }
+        fn acknowledge(&mut self) -> u8 {
+            unreachable!("no INTR")
+        }
+        fn take_nmi(&mut self) -> bool {
+            let n = self.0.get();
+            self.0.set(n.saturating_sub(1));
+            n > 0
+        }
+    }
+
+    #[test]
+    fn nmi_is_taken_with_if_clear_and_blocked_until_iret() {
+        // cli ; hlt ; hlt -- the NMI handler at 0x7D00: inc ax ; iret
+        let mut cpu = cpu_with(&[0xFA, 0xF4, 0xF4]);
+        cpu.mem.write_bytes(0x7D00, &[0x40, 0xCF]);
+        cpu.mem.write_u32(2 * 4, 0x0000_7D00);
+        let pending = std::rc::Rc::new(std::cell::Cell::new(0));
+        let mut io = PortBus::default();
+        io.register_interrupt_controller([0x20], Box::new(NmiSource(pending.clone())));
+        cpu.io = io;
+        assert_eq!(cpu.run(100), StopReason::Halted);
+        assert_eq!(cpu.state.reg16(RAX), 0);
+        // Two NMIs arrive: the first wakes the HLT despite IF = 0; the second waits for the
+        // first handler's IRET, then runs, and the CPU halts again at the next HLT.
+        pending.set(2);
+        assert_eq!(cpu.run(100), StopReason::Halted);
+        assert_eq!(
+            cpu.state.reg16(RAX),
+            2,
+            "both handlers ran, one after the other"
+        );
+        assert_eq!(pending.get(), 0);
+        assert_eq!(cpu.state.nmi_blocked, 0, "IRET unblocked NMIs");
     }
 
     #[test]
