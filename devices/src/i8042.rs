@@ -13,8 +13,19 @@
 //! IntelliMouse (id 3, wheel) and IntelliMouse Explorer (id 4, wheel and buttons 4/5)
 //! extensions. Not modelled: typematic repeat (the front end repeats key presses), sample-rate
 //! pacing and resolution scaling of mouse movement.
+//!
+//! Host input comes from other threads through [`InputHandle`], a lock-free channel with a
+//! count of queued events (as `serial::SerialInput`). The controller takes the next key event
+//! only when the keyboard's FIFO is empty, and the next mouse event only when the mouse has
+//! reported everything before it, so a burst is paced the way a real keyboard paces its
+//! bytes: nothing is dropped for want of buffer space, a command reply is never stuck behind
+//! a long run of scan codes, and a click (press then release) is never merged into one
+//! packet. Events are taken after each read of the data port and in `poll_timer`, which asks
+//! to be called again every [`INPUT_POLL_NS`] only while events wait.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::sync::Arc;
 
 use emu_core::bus::PortDevice;
@@ -25,6 +36,10 @@ use emu_core::irq::IrqLines;
 pub const I8042_PORTS: [u16; 2] = [0x60, 0x64];
 pub const KBD_IRQ: u8 = 1;
 pub const AUX_IRQ: u8 = 12;
+
+/// How often `poll_timer` looks at the input queue while events wait for the guest (virtual
+/// nanoseconds): about the time a real keyboard needs to clock out a scan code byte.
+pub const INPUT_POLL_NS: u64 = 1_000_000;
 
 // Status register (read 0x64).
 const STS_OBF: u8 = 0x01;
@@ -733,6 +748,65 @@ impl Ps2Mouse {
     }
 }
 
+/// One piece of host input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputEvent {
+    Key {
+        key: KeyCode,
+        pressed: bool,
+    },
+    /// As [`I8042::mouse_event`].
+    Mouse {
+        dx: i32,
+        dy: i32,
+        dz: i32,
+        buttons: u8,
+    },
+}
+
+/// The front end's side of the keyboard and mouse cables: a cloneable, `Send` handle whose
+/// events the controller takes when the guest has room for them.
+#[derive(Clone, Debug)]
+pub struct InputHandle {
+    tx: mpsc::Sender<InputEvent>,
+    /// Events sent and not yet taken by the controller (counted before sending, so the
+    /// controller never sees more events than the count).
+    pending: Arc<AtomicUsize>,
+}
+
+impl InputHandle {
+    /// Queues one event. False when the controller no longer exists.
+    pub fn send(&self, event: InputEvent) -> bool {
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        if self.tx.send(event).is_err() {
+            self.pending.fetch_sub(1, Ordering::AcqRel);
+            return false;
+        }
+        true
+    }
+
+    /// A key press or release. False when the controller no longer exists.
+    pub fn key(&self, key: KeyCode, pressed: bool) -> bool {
+        self.send(InputEvent::Key { key, pressed })
+    }
+
+    /// Mouse movement and buttons, as [`I8042::mouse_event`]. False when the controller no
+    /// longer exists.
+    pub fn mouse(&self, dx: i32, dy: i32, dz: i32, buttons: u8) -> bool {
+        self.send(InputEvent::Mouse {
+            dx,
+            dy,
+            dz,
+            buttons,
+        })
+    }
+
+    /// Events queued that the controller has not taken yet.
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Acquire)
+    }
+}
+
 /// Saveable state of the controller and both devices.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct I8042State {
@@ -782,14 +856,79 @@ pub struct I8042 {
     irq: IrqLines,
     control: Arc<MachineControl>,
     s: I8042State,
+    input_tx: mpsc::Sender<InputEvent>,
+    input_rx: mpsc::Receiver<InputEvent>,
+    input_pending: Arc<AtomicUsize>,
+    /// An event taken from the channel that the devices had no room for yet. Host-side input,
+    /// like the channel, so not part of the saved state.
+    staged: Option<InputEvent>,
 }
 
 impl I8042 {
     pub fn new(irq: IrqLines, control: Arc<MachineControl>) -> Self {
+        let (input_tx, input_rx) = mpsc::channel();
         I8042 {
             irq,
             control,
             s: I8042State::default(),
+            input_tx,
+            input_rx,
+            input_pending: Arc::new(AtomicUsize::new(0)),
+            staged: None,
+        }
+    }
+
+    /// A handle through which other threads type on the keyboard and move the mouse.
+    pub fn input_handle(&self) -> InputHandle {
+        InputHandle {
+            tx: self.input_tx.clone(),
+            pending: self.input_pending.clone(),
+        }
+    }
+
+    /// Host input is waiting for the guest to make room.
+    fn input_waiting(&self) -> bool {
+        self.staged.is_some() || self.input_pending.load(Ordering::Acquire) > 0
+    }
+
+    /// Whether the devices can take `ev` now without dropping or merging anything.
+    fn ready_for(&self, ev: &InputEvent) -> bool {
+        match ev {
+            // One key's bytes at a time, as a real keyboard sends them.
+            InputEvent::Key { .. } => self.s.keyboard.queue.is_empty(),
+            // The mouse folds movement and buttons into its counters, so an event before
+            // the last one was reported would merge a press and release into nothing.
+            InputEvent::Mouse { .. } => self.s.mouse.queue.is_empty(),
+        }
+    }
+
+    /// Takes queued host input while the devices have room for it.
+    fn pull_input(&mut self) {
+        loop {
+            let ev = match self.staged.take() {
+                Some(ev) => ev,
+                None if self.input_pending.load(Ordering::Acquire) == 0 => return,
+                None => match self.input_rx.try_recv() {
+                    Ok(ev) => {
+                        self.input_pending.fetch_sub(1, Ordering::AcqRel);
+                        ev
+                    }
+                    Err(_) => return,
+                },
+            };
+            if !self.ready_for(&ev) {
+                self.staged = Some(ev);
+                return;
+            }
+            match ev {
+                InputEvent::Key { key, pressed } => self.key_event(key, pressed),
+                InputEvent::Mouse {
+                    dx,
+                    dy,
+                    dz,
+                    buttons,
+                } => self.mouse_event(dx, dy, dz, buttons),
+            }
         }
     }
 
@@ -802,7 +941,7 @@ impl I8042 {
         self.update_irq();
     }
 
-    /// Power-on state (machine reset).
+    /// Power-on state (machine reset). Input queued by the front end stays queued.
     pub fn reset(&mut self) {
         self.s = I8042State::default();
         self.update_irq();
@@ -931,6 +1070,7 @@ impl I8042 {
             // Lower the line first so the next byte is a fresh edge.
             self.update_irq();
             self.fill();
+            self.pull_input();
         }
         v
     }
@@ -1006,6 +1146,14 @@ impl PortDevice for I8042 {
             0x64 => self.write_command(value as u8),
             _ => {}
         }
+    }
+
+    /// Takes queued host input; asks to be called again only while some of it waits (an idle
+    /// controller costs the machine loop nothing).
+    fn poll_timer(&mut self, now_ns: u64) -> Option<u64> {
+        self.pull_input();
+        self.input_waiting()
+            .then(|| now_ns.saturating_add(INPUT_POLL_NS))
     }
 }
 
@@ -1400,6 +1548,170 @@ mod tests {
         cmd(&mut k, 0xD1);
         data(&mut k, 0xFE);
         assert_eq!(control.take(REQ_RESET), REQ_RESET);
+    }
+
+    /// A driver's interrupt handler: one data read per IRQ 1 edge, with the machine loop
+    /// polling timers every millisecond, until `n` bytes arrived or 1000 ms passed. Returns
+    /// the bytes and the status seen before each read.
+    fn irq1_driver(k: &mut I8042, lines: &IrqLines, n: usize) -> Vec<(u8, u8)> {
+        let mut got = vec![];
+        for ms in 0..1000u64 {
+            k.poll_timer(ms * INPUT_POLL_NS);
+            while lines.take_edges() & (1 << KBD_IRQ) != 0 {
+                let st = status(k);
+                got.push((k.read(0x60, 1) as u8, st));
+            }
+            if got.len() >= n {
+                break;
+            }
+        }
+        got
+    }
+
+    #[test]
+    fn keys_from_another_thread_arrive_translated_in_order_on_irq1() {
+        let (mut k, lines, _) = setup();
+        // What SeaBIOS and Linux program: translation on, both interrupts, system flag.
+        set_cb(&mut k, CB_KBD_INT | CB_AUX_INT | CB_SYS | CB_XLATE);
+        lines.take_edges();
+        let input = k.input_handle();
+        std::thread::spawn(move || {
+            for (key, pressed) in [
+                (KeyCode::A, true),
+                (KeyCode::A, false),
+                (KeyCode::LeftShift, true),
+                (KeyCode::B, true),
+                (KeyCode::B, false),
+                (KeyCode::LeftShift, false),
+                (KeyCode::ArrowUp, true),
+                (KeyCode::ArrowUp, false),
+            ] {
+                assert!(input.key(key, pressed));
+            }
+        })
+        .join()
+        .unwrap();
+        assert_eq!(status(&mut k) & STS_OBF, 0, "nothing arrives before a poll");
+        let expected = [0x1E, 0x9E, 0x2A, 0x30, 0xB0, 0xAA, 0xE0, 0x48, 0xE0, 0xC8];
+        let got = irq1_driver(&mut k, &lines, expected.len());
+        assert_eq!(got.iter().map(|&(b, _)| b).collect::<Vec<_>>(), expected);
+        assert!(got
+            .iter()
+            .all(|&(_, st)| st & (STS_OBF | STS_AUX_OBF) == STS_OBF));
+        assert_eq!(lines.levels(), 0);
+        assert_eq!(k.poll_timer(2_000_000_000), None);
+        assert_eq!(k.input_handle().pending(), 0);
+    }
+
+    #[test]
+    fn a_burst_larger_than_the_buffers_arrives_completely() {
+        let (mut k, lines, _) = setup();
+        set_cb(&mut k, CB_KBD_INT | CB_XLATE);
+        lines.take_edges();
+        let input = k.input_handle();
+        // 40 strokes of Right Ctrl: 160 bytes, ten times the keyboard's FIFO.
+        for _ in 0..40 {
+            input.key(KeyCode::RightCtrl, true);
+            input.key(KeyCode::RightCtrl, false);
+        }
+        // The guest does not read for a while: nothing may be lost meanwhile.
+        for ms in 0..50 {
+            assert_eq!(
+                k.poll_timer(ms * INPUT_POLL_NS),
+                Some((ms + 1) * INPUT_POLL_NS),
+                "events wait, so the controller keeps asking"
+            );
+        }
+        assert!(input.pending() > 60, "still queued: {}", input.pending());
+        let got = irq1_driver(&mut k, &lines, 160);
+        let one = [0xE0, 0x1D, 0xE0, 0x9D];
+        assert_eq!(got.len(), 160);
+        for chunk in got.chunks(4) {
+            assert_eq!(chunk.iter().map(|&(b, _)| b).collect::<Vec<_>>(), one);
+        }
+        assert_eq!(k.poll_timer(0), None);
+    }
+
+    #[test]
+    fn input_waits_while_the_keyboard_port_is_disabled() {
+        let (mut k, _, _) = setup();
+        set_cb(&mut k, CB_KBD_DIS);
+        let input = k.input_handle();
+        for key in [KeyCode::Q, KeyCode::W, KeyCode::E] {
+            input.key(key, true);
+        }
+        assert_eq!(k.poll_timer(0), Some(INPUT_POLL_NS));
+        assert_eq!(status(&mut k) & STS_OBF, 0);
+        assert_eq!(input.pending(), 1, "one key in the keyboard, one staged");
+        cmd(&mut k, 0xAE);
+        let mut got = bytes(&mut k);
+        assert_eq!(k.poll_timer(INPUT_POLL_NS), None);
+        got.extend(bytes(&mut k));
+        assert_eq!(got, [0x15, 0x1D, 0x24]);
+    }
+
+    #[test]
+    fn keys_typed_while_scanning_is_off_are_lost_but_do_not_block() {
+        let (mut k, _, _) = setup();
+        set_cb(&mut k, 0);
+        data(&mut k, 0xF5);
+        assert_eq!(bytes(&mut k), [0xFA]);
+        let input = k.input_handle();
+        input.key(KeyCode::A, true);
+        assert_eq!(
+            k.poll_timer(0),
+            None,
+            "taken and dropped, as a real keyboard"
+        );
+        data(&mut k, 0xF4);
+        assert_eq!(bytes(&mut k), [0xFA]);
+        input.key(KeyCode::A, false);
+        assert_eq!(k.poll_timer(0), None);
+        assert_eq!(bytes(&mut k), [0xF0, 0x1C]);
+    }
+
+    #[test]
+    fn idle_controller_asks_for_no_polls() {
+        let (mut k, _, _) = setup();
+        let _input = k.input_handle();
+        assert_eq!(k.poll_timer(0), None);
+        assert_eq!(k.poll_timer(123_456_789), None);
+        // A single event fits at once: no further poll needed either.
+        _input.key(KeyCode::Space, true);
+        assert_eq!(k.poll_timer(5), None);
+        assert_eq!(bytes(&mut k), [0x29]);
+    }
+
+    #[test]
+    fn mouse_clicks_from_the_handle_are_not_merged() {
+        let (mut k, lines, _) = setup();
+        set_cb(&mut k, CB_AUX_INT);
+        to_mouse(&mut k, 0xF4);
+        assert_eq!(bytes(&mut k), [0xFA]);
+        lines.take_edges();
+        let input = k.input_handle();
+        input.mouse(3, 0, 0, 1);
+        input.mouse(0, 0, 0, 0);
+        input.mouse(0, 2, 0, 0);
+        let mut got = vec![];
+        for ms in 0..100 {
+            k.poll_timer(ms * INPUT_POLL_NS);
+            while lines.take_edges() & (1 << AUX_IRQ) != 0 {
+                assert_ne!(status(&mut k) & STS_AUX_OBF, 0);
+                got.push(k.read(0x60, 1) as u8);
+            }
+        }
+        assert_eq!(got, [0x09, 3, 0, 0x08, 0, 0, 0x28, 0, 0xFE]);
+        assert_eq!(k.poll_timer(0), None);
+    }
+
+    #[test]
+    fn a_handle_outliving_the_controller_reports_it() {
+        let (k, _, _) = setup();
+        let input = k.input_handle();
+        drop(k);
+        assert!(!input.key(KeyCode::A, true));
+        assert_eq!(input.pending(), 0);
     }
 
     #[test]
