@@ -1132,6 +1132,10 @@ impl I8042 {
 }
 
 impl PortDevice for I8042 {
+    fn reset(&mut self) {
+        I8042::reset(self);
+    }
+
     fn read(&mut self, port: u16, _size: u8) -> u32 {
         (match port {
             0x60 => self.read_data(),

@@ -19,9 +19,10 @@
 //! | `0x100000`         | protected-mode kernel (`code32_start`)            |
 //! | top of RAM         | initrd, page aligned, below `initrd_addr_max`     |
 //!
-//! `screen_info` is left all zero (no video mode, 0 columns/lines, `orig_video_isVGA` = 0): the
-//! Ringside PC has no VGA, and with an empty `screen_info` the kernel's `vgacon` declines to start
-//! and nothing is written to `0xB8000`; `console=ttyS0` carries the console.
+//! `screen_info` describes the VGA card as its power-on state leaves it, which is what a BIOS
+//! would have set before the real-mode setup code (skipped by the 32-bit entry) recorded it:
+//! mode 3, 80x25 colour text at `0xB8000`, 16-line characters, cursor at the top left. With it
+//! the kernel's `vgacon` drives the screen (`console=tty0`).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -63,7 +64,13 @@ pub mod off {
     pub const EXT_MEM_K: usize = 0x002;
     /// `acpi_rsdp_addr` (boot protocol 2.14+).
     pub const ACPI_RSDP_ADDR: usize = 0x070;
+    /// `screen_info` fields.
+    pub const ORIG_VIDEO_MODE: usize = 0x006;
+    pub const ORIG_VIDEO_COLS: usize = 0x007;
+    pub const ORIG_VIDEO_EGA_BX: usize = 0x00A;
+    pub const ORIG_VIDEO_LINES: usize = 0x00E;
     pub const ORIG_VIDEO_IS_VGA: usize = 0x00F;
+    pub const ORIG_VIDEO_POINTS: usize = 0x010;
     pub const ALT_MEM_K: usize = 0x1E0;
     pub const E820_ENTRIES: usize = 0x1E8;
     pub const SETUP_HEADER: usize = 0x1F1;
@@ -434,8 +441,15 @@ pub fn build_boot_params(image: &[u8], info: &LinuxBootInfo, ram_size: u64) -> V
         .min(image.len());
     bp[off::SETUP_HEADER..end].copy_from_slice(&image[off::SETUP_HEADER..end]);
     bp[off::SETUP_SECTS] = info.header.setup_sects;
-    // screen_info stays zero: no VGA (see the module documentation).
-    bp[off::ORIG_VIDEO_IS_VGA] = 0;
+    // screen_info: the VGA card's power-on text mode (see the module documentation).
+    bp[off::ORIG_VIDEO_MODE] = 3;
+    bp[off::ORIG_VIDEO_COLS] = 80;
+    bp[off::ORIG_VIDEO_LINES] = 25;
+    // BL = 3: 256 KiB of VGA memory (anything but 0x10, which would mean CGA/MDA); BH = 0:
+    // colour.
+    wr16(&mut bp, off::ORIG_VIDEO_EGA_BX, 0x0003);
+    bp[off::ORIG_VIDEO_IS_VGA] = 1;
+    wr16(&mut bp, off::ORIG_VIDEO_POINTS, 16);
     let ext_k = ram_size.saturating_sub(0x10_0000) >> 10;
     wr16(&mut bp, off::EXT_MEM_K, ext_k.min(0xFFFF) as u16);
     wr32(&mut bp, off::ALT_MEM_K, ext_k.min(u32::MAX as u64) as u32);
@@ -843,10 +857,14 @@ mod tests {
         assert_eq!(rd64(&bp, 0x2D0 + 3 * 20 + 8), ram - 0x10_0000);
         assert_eq!(rd32(&bp, 0x2D0 + 3 * 20 + 16), E820_RAM);
         assert_eq!(rd32(&bp, 0x2D0 + 2 * 20 + 16), E820_RESERVED);
-        // No VGA.
-        for at in [0x06, 0x07, 0x0E, off::ORIG_VIDEO_IS_VGA] {
-            assert_eq!(bp[at], 0, "screen_info byte {at:#x}");
-        }
+        // The VGA card's power-on text mode, as vgacon reads it.
+        assert_eq!(
+            [bp[0x06], bp[0x07], bp[0x0E], bp[0x0F]],
+            [3, 80, 25, 1],
+            "mode, columns, lines, isVGA"
+        );
+        assert_eq!(rd16(&bp, 0x10), 16, "character height");
+        assert_ne!(rd16(&bp, 0x0A) & 0xFF, 0x10, "EGA/VGA, not CGA");
         assert_eq!(rd16(&bp, off::EXT_MEM_K), ((ram - 0x10_0000) >> 10) as u16);
     }
 

@@ -3,6 +3,7 @@
 mod chardev;
 mod cli;
 mod display_text;
+mod keys;
 mod platform;
 mod setup;
 mod sinks;

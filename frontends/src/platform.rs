@@ -115,16 +115,24 @@ pub fn build_port_bus(
     cmos.set_memory_size(args.memory);
     cmos.set_pc_config(args.boot_order(), floppy_types);
     io.register(devices::cmos::CMOS_PORTS, Box::new(cmos));
-    io.register(
-        devices::i8042::I8042_PORTS,
-        Box::new(devices::i8042::I8042::new(irq.clone(), control.clone())),
-    );
+    let serials = args.serial_ports();
+    let kbc = devices::i8042::I8042::new(irq.clone(), control.clone());
+    // With the screen in this terminal, typing goes to the PC keyboard (unless a serial port
+    // took standard input).
+    if args.display == crate::cli::Display::Text && !serials.iter().any(|s| s == "stdio") {
+        terminal = RawTerminal::enable();
+        crate::terminal::spawn_keyboard_reader(
+            terminal.is_some(),
+            control.clone(),
+            kbc.input_handle(),
+        );
+    }
+    io.register(devices::i8042::I8042_PORTS, Box::new(kbc));
     if args.test_devices {
         let dev = devices::testdev::PcTestDev::new(irq.clone()).with_unimp_log(log.clone());
         let id = io.register(devices::testdev::ports(), Box::new(dev));
         io.decode_mmio(id);
     }
-    let serials = args.serial_ports();
     if serials.len() > COM_PORTS.len() {
         bail!("at most {} --serial ports (COM1, COM2)", COM_PORTS.len());
     }

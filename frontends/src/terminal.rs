@@ -120,6 +120,79 @@ pub fn spawn_stdin_reader(
     });
 }
 
+/// Types standard input on the emulated PS/2 keyboard (`--display text`). One thread reads
+/// stdin; another passes the bytes through the Ctrl-A filter (with a raw terminal) and
+/// `TerminalKeys`, waiting at most `ESCAPE_TIMEOUT` while an escape sequence is unfinished
+/// so that a lone ESC becomes the Escape key. Ctrl-A x asks the machine to exit with status 0.
+pub fn spawn_keyboard_reader(
+    raw: bool,
+    control: Arc<MachineControl>,
+    keyboard: devices::i8042::InputHandle,
+) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        let mut stdin = std::io::stdin();
+        while let Ok(n) = stdin.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::spawn(move || keyboard_loop(rx, raw, &control, &keyboard));
+}
+
+/// The translating half of `spawn_keyboard_reader`: returns when input ends, the user quits
+/// or the keyboard is gone.
+fn keyboard_loop(
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    raw: bool,
+    control: &MachineControl,
+    keyboard: &devices::i8042::InputHandle,
+) {
+    use std::sync::mpsc::RecvTimeoutError;
+    let mut filter = EscapeFilter::default();
+    let mut keys = crate::keys::TerminalKeys::new();
+    loop {
+        let chunk = if keys.has_pending() {
+            match rx.recv_timeout(crate::keys::ESCAPE_TIMEOUT) {
+                Ok(c) => Some(c),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match rx.recv() {
+                Ok(c) => Some(c),
+                Err(_) => break,
+            }
+        };
+        let (events, quit) = match chunk {
+            None => (keys.flush_pending(), false),
+            Some(c) => {
+                let (bytes, quit) = if raw {
+                    filter.feed(&c, &mut std::io::stderr())
+                } else {
+                    (c, false)
+                };
+                (keys.feed(&bytes), quit)
+            }
+        };
+        for (key, pressed) in events {
+            if !keyboard.key(key, pressed) {
+                return;
+            }
+        }
+        if quit {
+            control.request_exit(0);
+            return;
+        }
+    }
+    // Input ended: what is left was typed.
+    for (key, pressed) in keys.flush_pending() {
+        keyboard.key(key, pressed);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +212,33 @@ mod tests {
         assert!(String::from_utf8_lossy(&out).contains("exit the emulator"));
         assert_eq!(f.feed(b"y\x01xz", &mut out), (b"y".to_vec(), true));
         assert_eq!(f.feed(b"\x01q!", &mut out), (b"!".to_vec(), false));
+    }
+
+    #[test]
+    fn typed_bytes_reach_the_8042_and_a_lone_esc_times_out() {
+        use devices::i8042::I8042;
+        use emu_core::bus::PortDevice;
+        let control = Arc::new(MachineControl::new());
+        let mut kbc = I8042::new(emu_core::irq::IrqLines::new(), control.clone());
+        kbc.write(0x64, 1, 0x60);
+        kbc.write(0x60, 1, 0x47);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let handle = kbc.input_handle();
+        let c2 = control.clone();
+        let t = std::thread::spawn(move || keyboard_loop(rx, true, &c2, &handle));
+        tx.send(b"a\x1b".to_vec()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        tx.send(b"\x1b[A\x01x".to_vec()).unwrap();
+        t.join().unwrap();
+        let mut got = vec![];
+        for ms in 0..100u64 {
+            kbc.poll_timer(ms * 1_000_000);
+            while kbc.read(0x64, 1) & 1 != 0 {
+                got.push(kbc.read(0x60, 1) as u8);
+            }
+        }
+        // a, Escape (after the timeout), Up; then Ctrl-A x quits.
+        assert_eq!(got, [0x1E, 0x9E, 0x01, 0x81, 0xE0, 0x48, 0xE0, 0xC8]);
+        assert_ne!(control.pending() & emu_core::control::REQ_EXIT, 0);
     }
 }

@@ -84,3 +84,61 @@ fn serial_console_in_a_terminal_types_interrupts_and_quits() {
     };
     assert!(status.success(), "{status:?}\n{}", out.lock().unwrap());
 }
+
+#[test]
+fn vga_text_console_in_a_terminal_takes_keyboard_input() {
+    let screen = std::env::temp_dir().join(format!("ringside-vgacon-{}.txt", std::process::id()));
+    let cmd = format!(
+        "{} --kernel {} --initrd {} --append 'console=tty0 quiet' --display text \
+         --debugcon none --screen-text-on-exit {}",
+        ringside_bin().display(),
+        guest_file("vmlinuz").display(),
+        guest_file("initramfs.cpio.gz").display(),
+        screen.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qfec", &cmd, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) must be installed");
+    let out = Arc::new(Mutex::new(String::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let sink = out.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let mut keys = child.stdin.take().unwrap();
+    // The terminal shows the VGA screen: the shell marker arrives drawn by the renderer.
+    let at = wait_for(&out, "RINGSIDE-SHELL-READY", 0, Duration::from_secs(600));
+    std::thread::sleep(Duration::from_secs(2));
+    // Typed keys become PS/2 scan codes through the 8042; Linux's atkbd and vgacon echo them.
+    keys.write_all(b"echo kbd-$((6*7))\r").unwrap();
+    wait_for(&out, "kbd-42", at, Duration::from_secs(60));
+    keys.write_all(b"\x01x").unwrap();
+    let quit = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(quit.elapsed() < Duration::from_secs(30), "Ctrl-A x did not quit");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+    let text = std::fs::read_to_string(&screen).unwrap_or_default();
+    let _ = std::fs::remove_file(&screen);
+    assert!(
+        text.lines().any(|l| l.contains("echo kbd-$((6*7))")),
+        "the typed command is on the VGA screen:\n{text}"
+    );
+    assert!(text.lines().any(|l| l.trim() == "kbd-42"), "{text}");
+}
