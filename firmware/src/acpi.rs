@@ -35,6 +35,32 @@
 //! The FADT describes the PM timer (PMBA + 8), as QEMU's does ([`AcpiConfig::pm_timer`]).
 //! The FADT fills only the 32-bit block addresses; the X_ (GAS) fields stay zero so ACPICA
 //! derives them from the 32-bit ones (no mismatch warnings). No GPE blocks, no reset register.
+//!
+//! # Relocatable tables for SeaBIOS
+//!
+//! [`build_relocatable`] builds the same table set (FACS, DSDT, FADT, MADT, RSDT and an RSDP)
+//! for QEMU's fw_cfg "linker/loader" interface ([`crate::table_loader`]): the tables are one
+//! blob (`etc/acpi/tables`) whose internal pointers hold offsets into that blob, the RSDP is
+//! a second blob (`etc/acpi/rsdp`, its RSDT pointer an offset into the tables), and a list of
+//! [`Fixup`]s says which fields the firmware must turn into addresses and which checksums it
+//! must compute once it has placed the blobs. SeaBIOS then installs our tables exactly as it
+//! installs QEMU's instead of building its own.
+//!
+//! Compared with direct boot:
+//! - The PM block is at 0x600 in both, on this path because SeaBIOS puts it there: SeaBIOS's `piix4_pm_setup` (`src/fw/pciinit.c`)
+//!   writes PMBA = `acpi_pm_base` | 1 and runs its own PM-timer clock at `acpi_pm_base` + 8.
+//!   `acpi_pm_base` starts as `PORT_ACPI_PM_BASE` (0xB000, where SeaBIOS's own tables put
+//!   the block), but `qemu_cfg_init` (`src/fw/paravirt.c`) moves it to 0x600 ("Moving
+//!   pm_base to 0x600") whenever fw_cfg has an `etc/table-loader` file, since QEMU's tables
+//!   say 0x600. Debian's SeaBIOS 1.16.2 does so (seen in its debug log), so with our loader
+//!   files the block is at [`SEABIOS_LOADER_PM_BASE`] = 0x600, the same as direct boot.
+//!   [`AcpiConfig::seabios`] says so explicitly.
+//! - The DSDT is [`dsdt_aml_pc`]: besides `\_S5` and the root bridge it has the root
+//!   bridge's `_CRS` (the windows SeaBIOS assigns BARs in), the `_PRT` for SeaBIOS's PIRQ
+//!   routing and the PS/2 devices. It does not fit the 96 bytes the EBDA layout leaves, and
+//!   direct boot programs no PIRQ routes for a `_PRT` to describe, so direct boot keeps
+//!   [`dsdt_aml`].
+//! - The FADT also fills X_DSDT (QEMU's revision 3 FADT does), patched like DSDT.
 
 /// Where the loader puts the tables: the EBDA.
 pub const ACPI_BASE: u64 = 0x9_FC00;
@@ -126,6 +152,27 @@ pub mod madt {
     pub const ALL_PROCESSORS: u8 = 0xFF;
 }
 
+/// Where SeaBIOS places the PIIX4 PM block when fw_cfg has `etc/table-loader` (its
+/// `qemu_cfg_init` moves `acpi_pm_base` there, as QEMU's tables expect).
+pub const SEABIOS_LOADER_PM_BASE: u16 = 0x600;
+/// Where SeaBIOS places it otherwise, building its own tables (`PORT_ACPI_PM_BASE`).
+pub const SEABIOS_OWN_TABLES_PM_BASE: u16 = 0xB000;
+/// The top of the PCI memory window below 4 GiB: the I/O APIC page follows (QEMU's
+/// `pci_hole` ends there too).
+pub const PCI_MEM_END: u32 = 0xFEBF_FFFF;
+
+/// The ISA IRQs SeaBIOS routes PIRQA-D to (`pci_irqs` in its `src/fw/pciinit.c`, written to
+/// the PIIX3's PIRQRC registers 0x60-0x63 by `piix_isa_bridge_setup` and set level-triggered
+/// in the ELCR). The DSDT's `_PRT` hands these out as static GSIs.
+pub const SEABIOS_PIRQ_IRQS: [u8; 4] = [10, 10, 11, 11];
+
+/// The PIRQ (0 = PIRQA) that interrupt pin `pin` (0 = INTA#) of a device in slot `slot` of
+/// bus 0 drives on the PIIX3: the pins rotate by slot, slot 1 INTA# being PIRQA (QEMU's
+/// `pci_slot_get_pirq`, SeaBIOS's `piix_pci_slot_get_irq`).
+pub fn piix_slot_pirq(slot: u8, pin: u8) -> usize {
+    (slot as usize + pin as usize + 3) & 3
+}
+
 /// The chipset resources the FADT describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AcpiConfig {
@@ -143,6 +190,10 @@ pub struct AcpiConfig {
     pub pm_timer: bool,
     /// Add the MADT (the machine has a local APIC and an I/O APIC).
     pub madt: bool,
+    /// Start of the 32-bit PCI memory window the root bridge's `_CRS` describes (up to
+    /// [`PCI_MEM_END`]): the end of RAM below 4 GiB, as QEMU's `pci_hole` starts. Only the
+    /// relocatable tables' DSDT uses it.
+    pub pci_mem_start: u32,
 }
 
 impl Default for AcpiConfig {
@@ -157,6 +208,20 @@ impl Default for AcpiConfig {
             century: 0x32,
             pm_timer: true,
             madt: true,
+            pci_mem_start: 0x8000_0000,
+        }
+    }
+}
+
+impl AcpiConfig {
+    /// The Ringside PC as SeaBIOS leaves it when it installs our tables from fw_cfg, with
+    /// `ram_below_4g` bytes of RAM from address 0: the PM block at
+    /// [`SEABIOS_LOADER_PM_BASE`], the PCI memory window from the end of that RAM.
+    pub fn seabios(ram_below_4g: u64) -> Self {
+        AcpiConfig {
+            pm_base: SEABIOS_LOADER_PM_BASE,
+            pci_mem_start: ram_below_4g.min(PCI_MEM_END as u64 + 1) as u32,
+            ..AcpiConfig::default()
         }
     }
 }
@@ -246,6 +311,11 @@ pub fn facs() -> [u8; FACS_LEN] {
 
 /// FADT (revision 3) for `cfg`, pointing at the FACS and DSDT.
 pub fn fadt(cfg: &AcpiConfig, facs: u32, dsdt: u32) -> Vec<u8> {
+    fadt_with_x_dsdt(cfg, facs, dsdt, 0)
+}
+
+/// [`fadt`] with X_DSDT set too (0: left empty, ACPICA then uses DSDT).
+fn fadt_with_x_dsdt(cfg: &AcpiConfig, facs: u32, dsdt: u32, x_dsdt: u64) -> Vec<u8> {
     use fadt::*;
     let mut t = vec![0u8; FADT_LEN];
     wr32(&mut t, FIRMWARE_CTRL, facs);
@@ -270,10 +340,17 @@ pub fn fadt(cfg: &AcpiConfig, facs: u32, dsdt: u32) -> Vec<u8> {
     t[CENTURY] = cfg.century;
     wr16(&mut t, IAPC_BOOT_ARCH, LEGACY_DEVICES | I8042);
     wr32(&mut t, FLAGS, WBINVD | PROC_C1 | SLP_BUTTON);
-    // RESET_REG, X_FIRMWARE_CTRL, X_DSDT and the X_ blocks stay zero: ACPICA expands the
-    // 32-bit fields.
+    // RESET_REG, X_FIRMWARE_CTRL and the X_ blocks stay zero: ACPICA expands the 32-bit
+    // fields. (ACPI 2.0+ wants only one of FIRMWARE_CTRL and X_FIRMWARE_CTRL set.)
+    t[X_DSDT..X_DSDT + 8].copy_from_slice(&x_dsdt.to_le_bytes());
     let body = t[HEADER_LEN..].to_vec();
     sdt(b"FACP", FADT_REVISION, &body)
+}
+
+/// RSDT listing the tables at `entries`.
+pub fn rsdt(entries: &[u32]) -> Vec<u8> {
+    let body: Vec<u8> = entries.iter().flat_map(|e| e.to_le_bytes()).collect();
+    sdt(b"RSDT", 1, &body)
 }
 
 /// MADT for one processor and one I/O APIC, wired as QEMU's `pc` machine (module docs).
@@ -303,6 +380,12 @@ pub fn madt(sci_irq: u8) -> Vec<u8> {
     sdt(b"APIC", MADT_REVISION, &b)
 }
 
+/// The MADT `cfg` asks for. The SCI is an ISA IRQ (0-15) on this chipset; anything else has
+/// no override to give, so no MADT then either.
+fn madt_for(cfg: &AcpiConfig) -> Option<Vec<u8>> {
+    (cfg.madt && cfg.sci_irq < 16).then(|| madt(cfg.sci_irq as u8))
+}
+
 /// Builds the whole table set for a blob at guest-physical `base` (64-byte aligned, below
 /// 4 GiB).
 pub fn build(base: u64, cfg: &AcpiConfig) -> AcpiTables {
@@ -313,13 +396,12 @@ pub fn build(base: u64, cfg: &AcpiConfig) -> AcpiTables {
     let at = |off: usize| (base + off as u64) as u32;
     let dsdt = sdt(b"DSDT", 1, &dsdt_aml());
     let fadt = fadt(cfg, at(FACS_OFFSET), at(DSDT_OFFSET));
-    let mut rsdt_entries = at(FADT_OFFSET).to_le_bytes().to_vec();
-    // The SCI is an ISA IRQ (0-15) on this chipset; anything else has no override to give.
-    let madt = (cfg.madt && cfg.sci_irq < 16).then(|| madt(cfg.sci_irq as u8));
+    let mut rsdt_entries = vec![at(FADT_OFFSET)];
+    let madt = madt_for(cfg);
     if madt.is_some() {
-        rsdt_entries.extend_from_slice(&at(MADT_OFFSET).to_le_bytes());
+        rsdt_entries.push(at(MADT_OFFSET));
     }
-    let rsdt = sdt(b"RSDT", 1, &rsdt_entries);
+    let rsdt = rsdt(&rsdt_entries);
     let end = match &madt {
         Some(m) => MADT_OFFSET + m.len(),
         None => DSDT_OFFSET + dsdt.len(),
@@ -335,6 +417,496 @@ pub fn build(base: u64, cfg: &AcpiConfig) -> AcpiTables {
         put(MADT_OFFSET, m);
     }
     AcpiTables { base, bytes }
+}
+
+/// A small AML encoder (ACPI 6.x chapter 20, "ACPI Machine Language Specification") for the
+/// terms our DSDTs use: names, integers, packages, buffers, scopes, devices and the small
+/// resource descriptors of a `_CRS`. Each function returns the encoded bytes of one term.
+pub mod aml {
+    pub const ZERO_OP: u8 = 0x00;
+    pub const ONE_OP: u8 = 0x01;
+    pub const NAME_OP: u8 = 0x08;
+    pub const BYTE_PREFIX: u8 = 0x0A;
+    pub const WORD_PREFIX: u8 = 0x0B;
+    pub const DWORD_PREFIX: u8 = 0x0C;
+    pub const STRING_PREFIX: u8 = 0x0D;
+    pub const QWORD_PREFIX: u8 = 0x0E;
+    pub const SCOPE_OP: u8 = 0x10;
+    pub const BUFFER_OP: u8 = 0x11;
+    pub const PACKAGE_OP: u8 = 0x12;
+    pub const DUAL_NAME_PREFIX: u8 = 0x2E;
+    pub const MULTI_NAME_PREFIX: u8 = 0x2F;
+    pub const EXT_OP_PREFIX: u8 = 0x5B;
+    /// Second byte of DeviceOp (after [`EXT_OP_PREFIX`]).
+    pub const DEVICE_OP: u8 = 0x82;
+    pub const ROOT_CHAR: u8 = b'\\';
+
+    /// PkgLength (20.2.4) of a package whose contents after the PkgLength are `len` bytes.
+    /// The encoded value counts the PkgLength bytes too: one byte holds up to 63, two to
+    /// 2^12 - 1, three to 2^20 - 1, four to 2^28 - 1 (low nibble first, then whole bytes).
+    pub fn pkg_length(len: usize) -> Vec<u8> {
+        for n in 1..=4usize {
+            let total = len + n;
+            let limit = if n == 1 {
+                1 << 6
+            } else {
+                1 << (4 + 8 * (n - 1))
+            };
+            if total >= limit {
+                continue;
+            }
+            if n == 1 {
+                return vec![total as u8];
+            }
+            let mut v = vec![(((n - 1) << 6) | (total & 0xF)) as u8];
+            v.extend((1..n).map(|i| (total >> (4 + 8 * (i - 1))) as u8));
+            return v;
+        }
+        panic!("AML package of {len} bytes is too long")
+    }
+
+    /// NameString (20.2.2) for a path such as `\_SB.PCI0`, `_HID` or `ISA`: an optional
+    /// root prefix, then dot-separated segments of 1-4 characters (`A`-`Z`, `_`, digits
+    /// after the first), each padded to four with `_`.
+    pub fn name_string(path: &str) -> Vec<u8> {
+        let (root, rest) = match path.strip_prefix('\\') {
+            Some(rest) => (true, rest),
+            None => (false, path),
+        };
+        let segs: Vec<[u8; 4]> = if rest.is_empty() {
+            Vec::new()
+        } else {
+            rest.split('.').map(name_seg).collect()
+        };
+        let mut v = Vec::new();
+        if root {
+            v.push(ROOT_CHAR);
+        }
+        match segs.len() {
+            0 => v.push(0), // NullName
+            1 => {}
+            2 => v.push(DUAL_NAME_PREFIX),
+            n => {
+                assert!(n < 256, "AML path {path:?} too deep");
+                v.extend_from_slice(&[MULTI_NAME_PREFIX, n as u8]);
+            }
+        }
+        segs.iter().for_each(|s| v.extend_from_slice(s));
+        v
+    }
+
+    fn name_seg(seg: &str) -> [u8; 4] {
+        let b = seg.as_bytes();
+        assert!(
+            (1..=4).contains(&b.len())
+                && (b[0].is_ascii_uppercase() || b[0] == b'_')
+                && b.iter()
+                    .all(|&c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_'),
+            "bad AML name segment {seg:?}"
+        );
+        let mut s = [b'_'; 4];
+        s[..b.len()].copy_from_slice(b);
+        s
+    }
+
+    /// An integer in its shortest encoding: ZeroOp, OneOp or a Byte/Word/DWord/QWord
+    /// constant.
+    pub fn integer(v: u64) -> Vec<u8> {
+        match v {
+            0 => vec![ZERO_OP],
+            1 => vec![ONE_OP],
+            2..=0xFF => vec![BYTE_PREFIX, v as u8],
+            0x100..=0xFFFF => [&[WORD_PREFIX][..], &(v as u16).to_le_bytes()].concat(),
+            0x1_0000..=0xFFFF_FFFF => dword(v as u32),
+            _ => [&[QWORD_PREFIX][..], &v.to_le_bytes()].concat(),
+        }
+    }
+
+    /// A DWordConst whatever the value (what ASL compilers emit for `EisaId`).
+    pub fn dword(v: u32) -> Vec<u8> {
+        [&[DWORD_PREFIX][..], &v.to_le_bytes()].concat()
+    }
+
+    /// A String (ASCII, NUL-terminated).
+    pub fn string(s: &str) -> Vec<u8> {
+        assert!(s.is_ascii() && !s.contains('\0'));
+        [&[STRING_PREFIX][..], s.as_bytes(), &[0]].concat()
+    }
+
+    /// `Name (path, value)`.
+    pub fn name(path: &str, value: &[u8]) -> Vec<u8> {
+        [&[NAME_OP][..], &name_string(path), value].concat()
+    }
+
+    /// `Package (n) { elements }`.
+    pub fn package(elements: &[Vec<u8>]) -> Vec<u8> {
+        assert!(elements.len() < 256, "Package with more than 255 elements");
+        let mut body = vec![elements.len() as u8];
+        elements.iter().for_each(|e| body.extend_from_slice(e));
+        [&[PACKAGE_OP][..], &pkg_length(body.len()), &body].concat()
+    }
+
+    /// `Buffer () { bytes }`.
+    pub fn buffer(bytes: &[u8]) -> Vec<u8> {
+        let body = [&integer(bytes.len() as u64)[..], bytes].concat();
+        [&[BUFFER_OP][..], &pkg_length(body.len()), &body].concat()
+    }
+
+    /// `Scope (path) { body }`.
+    pub fn scope(path: &str, body: &[u8]) -> Vec<u8> {
+        let inner = [&name_string(path)[..], body].concat();
+        [&[SCOPE_OP][..], &pkg_length(inner.len()), &inner].concat()
+    }
+
+    /// `Device (path) { body }`.
+    pub fn device(path: &str, body: &[u8]) -> Vec<u8> {
+        let inner = [&name_string(path)[..], body].concat();
+        [
+            &[EXT_OP_PREFIX, DEVICE_OP][..],
+            &pkg_length(inner.len()),
+            &inner,
+        ]
+        .concat()
+    }
+
+    /// `EisaId ("PNP0A03")`'s value: three letters in 5 bits each, then four hex digits,
+    /// stored big-endian (ACPI 6.x 6.1.5, `_HID`).
+    pub fn eisa_id(id: &str) -> u32 {
+        let b = id.as_bytes();
+        assert!(
+            b.len() == 7
+                && b[..3].iter().all(u8::is_ascii_uppercase)
+                && b[3..].iter().all(u8::is_ascii_hexdigit),
+            "bad EISA ID {id:?}"
+        );
+        let letters = b[..3]
+            .iter()
+            .fold(0u16, |a, &c| (a << 5) | (c - 0x40) as u16);
+        let product = u16::from_str_radix(&id[3..], 16).unwrap_or(0);
+        let [l0, l1] = letters.to_be_bytes();
+        let [p0, p1] = product.to_be_bytes();
+        u32::from_le_bytes([l0, l1, p0, p1])
+    }
+
+    /// Small I/O port descriptor (ACPI 6.x 6.4.2.5) for `len` fixed ports at `base`,
+    /// decoding 16 address bits: `IO (Decode16, base, base, 1, len)`.
+    pub fn io16(base: u16, len: u8) -> Vec<u8> {
+        let [lo, hi] = base.to_le_bytes();
+        vec![0x47, 0x01, lo, hi, lo, hi, 0x01, len]
+    }
+
+    /// The PCI configuration ports the root bridge consumes:
+    /// `IO (Decode16, 0x0CF8, 0x0CF8, 1, 8)`.
+    pub fn io_config() -> Vec<u8> {
+        io16(0x0CF8, 8)
+    }
+
+    /// Small IRQ descriptor without the information byte (6.4.2.1): `IRQNoFlags () {irq}`,
+    /// meaning edge-triggered, active high, exclusive.
+    pub fn irq_no_flags(irq: u8) -> Vec<u8> {
+        assert!(irq < 16);
+        let [lo, hi] = (1u16 << irq).to_le_bytes();
+        vec![0x22, lo, hi]
+    }
+
+    /// Word Address Space descriptor (6.4.3.5.3) for a window the bridge produces:
+    /// resource type `kind` (1 I/O, 2 bus numbers), fixed minimum and maximum, positive
+    /// decode, `flags` the type-specific flags, covering `min..=max`, no translation.
+    fn word_space(kind: u8, flags: u8, min: u16, max: u16) -> Vec<u8> {
+        let len = max.wrapping_sub(min).wrapping_add(1);
+        let mut v = vec![0x88, 13, 0, kind, MIN_MAX_FIXED, flags, 0, 0];
+        for x in [min, max, 0, len] {
+            v.extend_from_slice(&x.to_le_bytes());
+        }
+        v
+    }
+
+    /// General flags: \_MIF and \_MAF set, producer, positive decode.
+    const MIN_MAX_FIXED: u8 = 0b1100;
+
+    /// `WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode, 0, min, max, 0, n)`.
+    pub fn word_bus_number(min: u16, max: u16) -> Vec<u8> {
+        word_space(2, 0, min, max)
+    }
+
+    /// `WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange, 0, min, max,
+    /// 0, n)`.
+    pub fn word_io(min: u16, max: u16) -> Vec<u8> {
+        word_space(1, 0b11, min, max)
+    }
+
+    /// `DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, Cacheable, ReadWrite,
+    /// 0, min, max, 0, n)` (6.4.3.5.2).
+    pub fn dword_memory(min: u32, max: u32) -> Vec<u8> {
+        let len = max.wrapping_sub(min).wrapping_add(1);
+        // Type-specific flags: read/write (bit 0), cacheable (bits 2:1 = 01).
+        let mut v = vec![0x87, 23, 0, 0, MIN_MAX_FIXED, 0b011];
+        for x in [0, min, max, 0, len] {
+            v.extend_from_slice(&x.to_le_bytes());
+        }
+        v
+    }
+
+    /// `ResourceTemplate () { descriptors }`: a buffer ending with the End Tag (6.4.2.9),
+    /// whose checksum byte 0 means "treat as valid".
+    pub fn resource_template(descriptors: &[Vec<u8>]) -> Vec<u8> {
+        let mut b: Vec<u8> = descriptors.concat();
+        b.extend_from_slice(&[0x79, 0x00]);
+        buffer(&b)
+    }
+}
+
+/// The DSDT's AML for the tables SeaBIOS installs ([`build_relocatable`]):
+///
+/// ```text
+/// Scope (\_SB) {
+///     Device (PCI0) {
+///         Name (_HID, EisaId ("PNP0A03"))   // PCI root bridge
+///         Name (_ADR, 0)
+///         Name (_UID, 0)
+///         Name (_BBN, 0)                    // bus 0
+///         Name (_CRS, ResourceTemplate () {
+///             WordBusNumber (...) { 0x00-0xFF }
+///             IO (Decode16, 0x0CF8, 0x0CF8, 1, 8)   // config mechanism #1
+///             WordIO (...) { 0x0000-0x0CF7 }  WordIO (...) { 0x0D00-0xFFFF }
+///             DWordMemory (...) { 0xA0000-0xBFFFF }  // VGA window
+///             DWordMemory (...) { pci_mem_start-0xFEBFFFFF }
+///         })
+///         Name (_PRT, Package (128) {       // slots 0-31, INTA#-INTD#
+///             Package (4) { 0x0000FFFF, 0, 0, 10 }, ...
+///         })
+///         Device (ISA) {                    // PIIX3 at 00:01.0
+///             Name (_ADR, 0x00010000)
+///             Device (KBD) { Name (_HID, EisaId ("PNP0303")) Name (_CRS, ...) }
+///             Device (MOU) { Name (_HID, EisaId ("PNP0F13")) Name (_CRS, ...) }
+///         }
+///     }
+/// }
+/// Name (_S5, Package (4) { 0, 0, 0, 0 })
+/// ```
+///
+/// `_PRT` (ACPI 6.x 6.2.13) gives each slot's pins a static GSI, as QEMU's tables did before
+/// they grew link devices: slot `s` pin `p` drives PIRQ [`piix_slot_pirq`]`(s, p)`, which
+/// SeaBIOS routes to ISA IRQ [`SEABIOS_PIRQ_IRQS`] (10, 10, 11, 11); on the i440FX PC ISA IRQ
+/// n is I/O APIC pin n (GSI n), so the same numbers serve PIC and APIC mode. A static entry
+/// carries no polarity, so Linux programs the pin level/active low; the I/O APIC model
+/// ignores polarity as QEMU's does (module docs of `devices::apic::io`).
+///
+/// `KBD` and `MOU` name the 8042's resources (ports 0x60/0x64, IRQ 1; IRQ 12) so Linux's
+/// i8042 driver finds them through PnP, and so a SeaBIOS built with its DSDT parser
+/// (`CONFIG_ACPI_PARSE`), which skips PS/2 set-up when the DSDT names no PNP0303, still
+/// initialises the keyboard.
+///
+/// The root bridge's `_CRS` is QEMU's for the i440FX: without one Linux finds "no
+/// compatible bridge window" for every BAR and reassigns them. The memory window runs from
+/// [`AcpiConfig::pci_mem_start`] (the end of RAM below 4 GiB; SeaBIOS allocates BARs from
+/// 2 GiB or higher within it) to [`PCI_MEM_END`].
+pub fn dsdt_aml_pc(cfg: &AcpiConfig) -> Vec<u8> {
+    use aml::*;
+    let prt: Vec<Vec<u8>> = (0..32u8)
+        .flat_map(|slot| {
+            (0..4u8).map(move |pin| {
+                let gsi = SEABIOS_PIRQ_IRQS[piix_slot_pirq(slot, pin)];
+                package(&[
+                    integer(((slot as u64) << 16) | 0xFFFF),
+                    integer(pin as u64),
+                    integer(0),
+                    integer(gsi as u64),
+                ])
+            })
+        })
+        .collect();
+    let pci_crs = [
+        word_bus_number(0, 0xFF),
+        io_config(),
+        word_io(0, 0x0CF7),
+        word_io(0x0D00, 0xFFFF),
+        dword_memory(0xA_0000, 0xB_FFFF),
+        dword_memory(cfg.pci_mem_start, PCI_MEM_END),
+    ];
+    let kbd = device(
+        "KBD",
+        &[
+            name("_HID", &dword(eisa_id("PNP0303"))),
+            name(
+                "_CRS",
+                &resource_template(&[io16(0x60, 1), io16(0x64, 1), irq_no_flags(1)]),
+            ),
+        ]
+        .concat(),
+    );
+    let mou = device(
+        "MOU",
+        &[
+            name("_HID", &dword(eisa_id("PNP0F13"))),
+            name("_CRS", &resource_template(&[irq_no_flags(12)])),
+        ]
+        .concat(),
+    );
+    let isa = device(
+        "ISA",
+        &[name("_ADR", &integer(0x0001_0000)), kbd, mou].concat(),
+    );
+    let pci0 = device(
+        "PCI0",
+        &[
+            name("_HID", &dword(eisa_id("PNP0A03"))),
+            name("_ADR", &integer(0)),
+            name("_UID", &integer(0)),
+            name("_BBN", &integer(0)),
+            name("_CRS", &resource_template(&pci_crs)),
+            name("_PRT", &package(&prt)),
+            isa,
+        ]
+        .concat(),
+    );
+    [
+        scope("\\_SB", &pci0),
+        name(
+            "_S5",
+            &package(&[integer(0), integer(0), integer(0), integer(0)]),
+        ),
+    ]
+    .concat()
+}
+
+/// One of the two blobs of a relocatable table set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Blob {
+    /// FACS, DSDT, FADT, MADT, RSDT (`etc/acpi/tables`).
+    Tables,
+    /// The RSDP (`etc/acpi/rsdp`).
+    Rsdp,
+}
+
+/// What the firmware must do to a blob once it has placed both, in list order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fixup {
+    /// Add the address of `target` to the `size`-byte little-endian value at `offset` of
+    /// `blob` (which holds an offset into `target`).
+    Pointer {
+        blob: Blob,
+        offset: u32,
+        size: u8,
+        target: Blob,
+    },
+    /// Make bytes `start..start + len` of `blob` sum to zero by adjusting the byte at `at`.
+    Checksum {
+        blob: Blob,
+        start: u32,
+        len: u32,
+        at: u32,
+    },
+}
+
+/// Where a table sits in the tables blob.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlacedTable {
+    pub signature: [u8; 4],
+    pub offset: usize,
+    pub len: usize,
+}
+
+/// The table set before the firmware places it (see the module docs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RelocatableTables {
+    /// FACS (at offset 0), DSDT, FADT, MADT, RSDT, each at an 8-byte aligned offset.
+    pub tables: Vec<u8>,
+    pub rsdp: Vec<u8>,
+    pub placed: Vec<PlacedTable>,
+    /// Per table: the pointers inside it, then its checksum; the RSDP's last.
+    pub fixups: Vec<Fixup>,
+}
+
+/// Alignment the tables blob needs: 64 for the FACS at its start (ACPI 6.x 5.2.10).
+pub const TABLES_ALIGN: u32 = 64;
+/// Alignment of the RSDP: OSPM scans 16-byte boundaries (ACPI 6.x 5.2.5.1).
+pub const RSDP_ALIGN: u32 = 16;
+
+impl RelocatableTables {
+    /// Appends `table`, whose fields at `pointers` (offset within the table, size) hold
+    /// offsets into the tables blob; `checksum` says the table is an SDT whose checksum
+    /// (byte 9) the firmware computes. Returns the table's offset.
+    fn push(&mut self, table: &[u8], pointers: &[(usize, u8)], checksum: bool) -> usize {
+        let offset = self.tables.len().next_multiple_of(8);
+        self.tables.resize(offset, 0);
+        self.tables.extend_from_slice(table);
+        let signature = table[0..4].try_into().expect("4-byte signature");
+        self.placed.push(PlacedTable {
+            signature,
+            offset,
+            len: table.len(),
+        });
+        for &(at, size) in pointers {
+            self.fixups.push(Fixup::Pointer {
+                blob: Blob::Tables,
+                offset: (offset + at) as u32,
+                size,
+                target: Blob::Tables,
+            });
+        }
+        if checksum {
+            // Left zero until the firmware has patched the pointers (as QEMU leaves it).
+            self.tables[offset + 9] = 0;
+            self.fixups.push(Fixup::Checksum {
+                blob: Blob::Tables,
+                start: offset as u32,
+                len: table.len() as u32,
+                at: (offset + 9) as u32,
+            });
+        }
+        offset
+    }
+
+    /// The table with `signature`, if present.
+    pub fn table(&self, signature: &[u8; 4]) -> Option<PlacedTable> {
+        self.placed
+            .iter()
+            .find(|t| &t.signature == signature)
+            .copied()
+    }
+}
+
+/// Builds the table set for `cfg` as blobs for the fw_cfg table loader: pointers hold
+/// offsets into the tables blob, the firmware adds the blob's address ([`Fixup`]). The DSDT
+/// is [`dsdt_aml_pc`]; pass [`AcpiConfig::seabios`] for the PM block SeaBIOS programs.
+pub fn build_relocatable(cfg: &AcpiConfig) -> RelocatableTables {
+    let mut r = RelocatableTables {
+        tables: Vec::new(),
+        rsdp: Vec::new(),
+        placed: Vec::new(),
+        fixups: Vec::new(),
+    };
+    // The FACS has no checksum and comes first, so the blob's alignment is its alignment.
+    let facs_at = r.push(&facs(), &[], false);
+    let dsdt_at = r.push(&sdt(b"DSDT", 1, &dsdt_aml_pc(cfg)), &[], true);
+    let fadt_table = fadt_with_x_dsdt(cfg, facs_at as u32, dsdt_at as u32, dsdt_at as u64);
+    let fadt_pointers = [(fadt::FIRMWARE_CTRL, 4), (fadt::DSDT, 4), (fadt::X_DSDT, 8)];
+    let mut entries = vec![r.push(&fadt_table, &fadt_pointers, true) as u32];
+    if let Some(m) = madt_for(cfg) {
+        entries.push(r.push(&m, &[], true) as u32);
+    }
+    let rsdt_pointers: Vec<(usize, u8)> = (0..entries.len())
+        .map(|i| (HEADER_LEN + 4 * i, 4))
+        .collect();
+    let rsdt_at = r.push(&rsdt(&entries), &rsdt_pointers, true);
+
+    let mut p = rsdp(rsdt_at as u32);
+    p[8] = 0;
+    r.rsdp = p.to_vec();
+    r.fixups.push(Fixup::Pointer {
+        blob: Blob::Rsdp,
+        offset: 16,
+        size: 4,
+        target: Blob::Tables,
+    });
+    r.fixups.push(Fixup::Checksum {
+        blob: Blob::Rsdp,
+        start: 0,
+        len: RSDP_LEN as u32,
+        at: 8,
+    });
+    r
 }
 
 #[cfg(test)]
@@ -538,5 +1110,548 @@ mod tests {
         let mut d = vec![1, 2, 3, 250, 0];
         d[4] = checksum(&d);
         assert_eq!(sum(&d), 0);
+    }
+
+    /// An AML object as the parse-back test reads it.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    enum Obj {
+        Int(u64),
+        Str(String),
+        Buf(Vec<u8>),
+        Pkg(Vec<Obj>),
+    }
+
+    /// A strict reader for the AML subset [`aml`] writes: every PkgLength must end exactly
+    /// where its contents end, and anything else is an error.
+    struct AmlReader<'a> {
+        d: &'a [u8],
+        at: usize,
+        /// Named objects by absolute path (`\_SB_.PCI0._HID`); devices and scopes too, as
+        /// `Int(0)` placeholders under their own paths.
+        names: Vec<(String, Obj)>,
+        devices: Vec<String>,
+    }
+
+    impl<'a> AmlReader<'a> {
+        fn parse(d: &'a [u8]) -> Result<Self, String> {
+            let mut r = AmlReader {
+                d,
+                at: 0,
+                names: Vec::new(),
+                devices: Vec::new(),
+            };
+            r.term_list(d.len(), "\\")?;
+            Ok(r)
+        }
+        fn byte(&mut self) -> Result<u8, String> {
+            let b = *self.d.get(self.at).ok_or("truncated")?;
+            self.at += 1;
+            Ok(b)
+        }
+        fn le(&mut self, n: usize) -> Result<u64, String> {
+            let mut v = 0u64;
+            for i in 0..n {
+                v |= (self.byte()? as u64) << (8 * i);
+            }
+            Ok(v)
+        }
+        /// Returns the end offset of the package.
+        fn pkg_length(&mut self) -> Result<usize, String> {
+            let start = self.at;
+            let b0 = self.byte()?;
+            let n = (b0 >> 6) as usize;
+            let len = if n == 0 {
+                b0 as usize & 0x3F
+            } else {
+                if b0 & 0x30 != 0 {
+                    return Err(format!("PkgLength reserved bits at {start}"));
+                }
+                let mut len = b0 as usize & 0xF;
+                for i in 0..n {
+                    len |= (self.byte()? as usize) << (4 + 8 * i);
+                }
+                len
+            };
+            let end = start + len;
+            if end > self.d.len() {
+                return Err(format!("PkgLength at {start} overruns"));
+            }
+            Ok(end)
+        }
+        fn seg(&mut self) -> Result<String, String> {
+            let s: Vec<u8> = (0..4).map(|_| self.byte()).collect::<Result<_, _>>()?;
+            if !(s[0].is_ascii_uppercase() || s[0] == b'_')
+                || !s
+                    .iter()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
+            {
+                return Err(format!("bad NameSeg {s:?}"));
+            }
+            Ok(String::from_utf8(s).unwrap())
+        }
+        /// A NameString resolved against `scope`.
+        fn name_string(&mut self, scope: &str) -> Result<String, String> {
+            let root = self.d.get(self.at) == Some(&b'\\');
+            if root {
+                self.at += 1;
+            }
+            let segs = match self.d.get(self.at).copied() {
+                Some(0x00) => {
+                    self.at += 1;
+                    vec![]
+                }
+                Some(0x2E) => {
+                    self.at += 1;
+                    vec![self.seg()?, self.seg()?]
+                }
+                Some(0x2F) => {
+                    self.at += 1;
+                    let n = self.byte()?;
+                    (0..n).map(|_| self.seg()).collect::<Result<_, _>>()?
+                }
+                _ => vec![self.seg()?],
+            };
+            let base = if root { "\\" } else { scope };
+            let mut p = base.to_string();
+            for s in segs {
+                if !p.ends_with('\\') {
+                    p.push('.');
+                }
+                p.push_str(&s);
+            }
+            Ok(p)
+        }
+        fn data(&mut self) -> Result<Obj, String> {
+            let op = self.byte()?;
+            Ok(match op {
+                0x00 => Obj::Int(0),
+                0x01 => Obj::Int(1),
+                0xFF => Obj::Int(u64::MAX),
+                0x0A => Obj::Int(self.le(1)?),
+                0x0B => Obj::Int(self.le(2)?),
+                0x0C => Obj::Int(self.le(4)?),
+                0x0E => Obj::Int(self.le(8)?),
+                0x0D => {
+                    let mut s = String::new();
+                    loop {
+                        match self.byte()? {
+                            0 => break,
+                            c => s.push(c as char),
+                        }
+                    }
+                    Obj::Str(s)
+                }
+                0x12 => {
+                    let end = self.pkg_length()?;
+                    let n = self.byte()?;
+                    let mut v = Vec::new();
+                    for _ in 0..n {
+                        v.push(self.data()?);
+                    }
+                    if self.at != end {
+                        return Err(format!("Package ends at {} not {end}", self.at));
+                    }
+                    Obj::Pkg(v)
+                }
+                0x11 => {
+                    let end = self.pkg_length()?;
+                    let Obj::Int(size) = self.data()? else {
+                        return Err("Buffer size is not an integer".into());
+                    };
+                    let bytes = self.d[self.at..end].to_vec();
+                    if bytes.len() as u64 != size {
+                        return Err(format!("Buffer of {} bytes says {size}", bytes.len()));
+                    }
+                    self.at = end;
+                    Obj::Buf(bytes)
+                }
+                _ => return Err(format!("unexpected data op {op:#x} at {}", self.at - 1)),
+            })
+        }
+        fn term_list(&mut self, end: usize, scope: &str) -> Result<(), String> {
+            while self.at < end {
+                match self.byte()? {
+                    0x08 => {
+                        let path = self.name_string(scope)?;
+                        let obj = self.data()?;
+                        if self.names.iter().any(|(p, _)| *p == path) {
+                            return Err(format!("{path} defined twice"));
+                        }
+                        self.names.push((path, obj));
+                    }
+                    0x10 => {
+                        let e = self.pkg_length()?;
+                        let path = self.name_string(scope)?;
+                        self.term_list(e, &path)?;
+                    }
+                    0x5B if self.d.get(self.at) == Some(&0x82) => {
+                        self.at += 1;
+                        let e = self.pkg_length()?;
+                        let path = self.name_string(scope)?;
+                        self.devices.push(path.clone());
+                        self.term_list(e, &path)?;
+                    }
+                    op => return Err(format!("unexpected op {op:#x} at {}", self.at - 1)),
+                }
+            }
+            if self.at != end {
+                return Err(format!("term list ends at {} not {end}", self.at));
+            }
+            Ok(())
+        }
+        fn get(&self, path: &str) -> Option<&Obj> {
+            self.names.iter().find(|(p, _)| p == path).map(|(_, o)| o)
+        }
+    }
+
+    fn int(v: u64) -> Obj {
+        Obj::Int(v)
+    }
+
+    #[test]
+    fn direct_boot_dsdt_parses_back() {
+        let aml = dsdt_aml();
+        let r = AmlReader::parse(&aml).unwrap();
+        assert_eq!(r.devices, vec!["\\_SB_.PCI0"]);
+        assert_eq!(r.get("\\_SB_.PCI0._HID"), Some(&int(0x030A_D041)));
+        assert_eq!(r.get("\\_SB_.PCI0._ADR"), Some(&int(0)));
+        assert_eq!(r.get("\\_S5_"), Some(&Obj::Pkg(vec![int(0); 4])));
+    }
+
+    #[test]
+    fn pc_dsdt_parses_back() {
+        let aml = dsdt_aml_pc(&AcpiConfig::seabios(0x0800_0000));
+        let r = AmlReader::parse(&aml).unwrap();
+        assert_eq!(
+            r.devices,
+            vec![
+                "\\_SB_.PCI0",
+                "\\_SB_.PCI0.ISA_",
+                "\\_SB_.PCI0.ISA_.KBD_",
+                "\\_SB_.PCI0.ISA_.MOU_"
+            ]
+        );
+        let pci = |n: &str| r.get(&format!("\\_SB_.PCI0.{n}"));
+        assert_eq!(pci("_HID"), Some(&int(aml::eisa_id("PNP0A03") as u64)));
+        assert_eq!(pci("_ADR"), Some(&int(0)));
+        assert_eq!(pci("_UID"), Some(&int(0)));
+        assert_eq!(pci("_BBN"), Some(&int(0)));
+        assert_eq!(pci("ISA_._ADR"), Some(&int(0x0001_0000)));
+        let Some(Obj::Buf(crs)) = pci("_CRS") else {
+            panic!("no _CRS")
+        };
+        assert_eq!(
+            crs_descriptors(crs),
+            vec![
+                // WordBusNumber 0-0xFF: producer, min/max fixed.
+                vec![0x88, 13, 0, 2, 0x0C, 0, 0, 0, 0, 0, 0xFF, 0, 0, 0, 0, 1],
+                vec![0x47, 1, 0xF8, 0x0C, 0xF8, 0x0C, 1, 8],
+                // WordIO 0-0xCF7 and 0xD00-0xFFFF, entire range.
+                vec![0x88, 13, 0, 1, 0x0C, 3, 0, 0, 0, 0, 0xF7, 0x0C, 0, 0, 0xF8, 0x0C],
+                vec![0x88, 13, 0, 1, 0x0C, 3, 0, 0, 0, 0x0D, 0xFF, 0xFF, 0, 0, 0, 0xF3],
+                // DWordMemory 0xA0000-0xBFFFF and 128 MiB-0xFEBFFFFF, cacheable, RW.
+                [
+                    &[0x87, 23, 0, 0, 0x0C, 3][..],
+                    &[0; 4],
+                    &0xA_0000u32.to_le_bytes(),
+                    &0xB_FFFFu32.to_le_bytes(),
+                    &[0; 4],
+                    &0x2_0000u32.to_le_bytes()
+                ]
+                .concat(),
+                [
+                    &[0x87, 23, 0, 0, 0x0C, 3][..],
+                    &[0; 4],
+                    &0x0800_0000u32.to_le_bytes(),
+                    &0xFEBF_FFFFu32.to_le_bytes(),
+                    &[0; 4],
+                    &0xF6C0_0000u32.to_le_bytes()
+                ]
+                .concat(),
+                vec![0x79, 0],
+            ]
+        );
+        assert_eq!(r.get("\\_S5_"), Some(&Obj::Pkg(vec![int(0); 4])));
+
+        // _PRT: one entry per slot and pin, the GSI SeaBIOS's routing gives it.
+        let Some(Obj::Pkg(prt)) = pci("_PRT") else {
+            panic!("no _PRT")
+        };
+        assert_eq!(prt.len(), 128);
+        for (i, e) in prt.iter().enumerate() {
+            let (slot, pin) = ((i / 4) as u64, (i % 4) as u64);
+            let Obj::Pkg(f) = e else { panic!("entry {i}") };
+            assert_eq!(f.len(), 4);
+            assert_eq!(f[0], int((slot << 16) | 0xFFFF), "address of entry {i}");
+            assert_eq!(f[1], int(pin));
+            assert_eq!(f[2], int(0), "static GSI: source 0");
+            // SeaBIOS's piix_pci_slot_get_irq with 1-based pins: pci_irqs[(pin - 1 + slot
+            // - 1) & 3].
+            let seabios = [10, 10, 11, 11][((pin + 1) - 1 + slot).wrapping_sub(1) as usize & 3];
+            assert_eq!(f[3], int(seabios), "GSI of slot {slot} pin {pin}");
+        }
+        // Slot 1 INTA# is PIRQA (IRQ 10); slot 1 INTC# PIRQC (11); slot 3 INTA# PIRQC.
+        assert_eq!(
+            prt[4],
+            Obj::Pkg(vec![int(0x1FFFF), int(0), int(0), int(10)])
+        );
+        assert_eq!(
+            prt[6],
+            Obj::Pkg(vec![int(0x1FFFF), int(2), int(0), int(11)])
+        );
+        assert_eq!(
+            prt[12],
+            Obj::Pkg(vec![int(0x3FFFF), int(0), int(0), int(11)])
+        );
+
+        // PS/2 devices: IO 0x60 and 0x64, IRQ 1; IRQ 12.
+        let kbd = "\\_SB_.PCI0.ISA_.KBD_";
+        assert_eq!(
+            r.get(&format!("{kbd}._HID")),
+            Some(&int(0x0303_D041)),
+            "PNP0303"
+        );
+        assert_eq!(
+            r.get(&format!("{kbd}._CRS")),
+            Some(&Obj::Buf(vec![
+                0x47, 1, 0x60, 0, 0x60, 0, 1, 1, 0x47, 1, 0x64, 0, 0x64, 0, 1, 1, 0x22, 0x02, 0x00,
+                0x79, 0
+            ]))
+        );
+        let mou = "\\_SB_.PCI0.ISA_.MOU_";
+        assert_eq!(r.get(&format!("{mou}._HID")), Some(&int(0x130F_D041)));
+        assert_eq!(
+            r.get(&format!("{mou}._CRS")),
+            Some(&Obj::Buf(vec![0x22, 0x00, 0x10, 0x79, 0]))
+        );
+    }
+
+    /// Splits a resource template into its descriptors by their length fields (small items:
+    /// bits 2:0 of the tag; large items: a u16 after the tag), ending at the End Tag.
+    fn crs_descriptors(b: &[u8]) -> Vec<Vec<u8>> {
+        let mut v = Vec::new();
+        let mut at = 0;
+        while at < b.len() {
+            let len = if b[at] & 0x80 != 0 {
+                3 + u16::from_le_bytes([b[at + 1], b[at + 2]]) as usize
+            } else {
+                1 + (b[at] & 7) as usize
+            };
+            assert!(at + len <= b.len(), "descriptor at {at} overruns");
+            v.push(b[at..at + len].to_vec());
+            if b[at] == 0x79 {
+                assert_eq!(at + len, b.len(), "End Tag is last");
+            }
+            at += len;
+        }
+        v
+    }
+
+    #[test]
+    fn aml_reader_rejects_bad_lengths() {
+        // The reader must catch a PkgLength one byte short or long, or the tests above
+        // would prove nothing.
+        let good = aml::scope("\\_SB", &aml::name("_ADR", &aml::integer(0)));
+        assert!(AmlReader::parse(&good).is_ok());
+        let mut short = good.clone();
+        short[1] -= 1;
+        assert!(AmlReader::parse(&short).is_err());
+        let mut long = good.clone();
+        long[1] += 1;
+        assert!(AmlReader::parse(&long).is_err());
+    }
+
+    #[test]
+    fn aml_pkg_length_boundaries() {
+        // One byte up to 63 in total (the byte included).
+        assert_eq!(aml::pkg_length(0), vec![1]);
+        assert_eq!(aml::pkg_length(62), vec![63]);
+        // 63 + 1 = 64 does not fit one byte: two bytes, 65 = 0x41.
+        assert_eq!(aml::pkg_length(63), vec![0x41, 0x04]);
+        assert_eq!(aml::pkg_length(0xFFD), vec![0x4F, 0xFF]);
+        assert_eq!(aml::pkg_length(0xFFE), vec![0x81, 0x00, 0x01]);
+        assert_eq!(aml::pkg_length(0x12345), vec![0x88, 0x34, 0x12]);
+        // The length that a package carries decodes back to itself for every size.
+        for len in 0..70_000usize {
+            let p = aml::pkg_length(len);
+            let n = (p[0] >> 6) as usize;
+            assert_eq!(p.len(), n + 1);
+            let total = if n == 0 {
+                p[0] as usize
+            } else {
+                (1..=n).fold(p[0] as usize & 0xF, |a, i| {
+                    a | (p[i] as usize) << (4 + 8 * (i - 1))
+                })
+            };
+            assert_eq!(total, len + p.len(), "len {len}");
+        }
+    }
+
+    #[test]
+    fn aml_names_and_integers() {
+        assert_eq!(aml::name_string("_HID"), b"_HID");
+        assert_eq!(aml::name_string("ISA"), b"ISA_");
+        assert_eq!(aml::name_string("\\_SB"), b"\\_SB_");
+        assert_eq!(aml::name_string("\\"), b"\\\0");
+        assert_eq!(aml::name_string("\\_SB.PCI0"), b"\\\x2E_SB_PCI0");
+        assert_eq!(aml::name_string("_SB.PCI0.ISA"), b"\x2F\x03_SB_PCI0ISA_");
+        assert_eq!(aml::integer(0), [0x00]);
+        assert_eq!(aml::integer(1), [0x01]);
+        assert_eq!(aml::integer(10), [0x0A, 10]);
+        assert_eq!(aml::integer(0xFFFF), [0x0B, 0xFF, 0xFF]);
+        assert_eq!(aml::integer(0x1_FFFF), [0x0C, 0xFF, 0xFF, 1, 0]);
+        assert_eq!(aml::integer(1 << 32), [0x0E, 0, 0, 0, 0, 1, 0, 0, 0]);
+        assert_eq!(aml::string("ab"), [0x0D, b'a', b'b', 0]);
+        assert_eq!(aml::eisa_id("PNP0A03"), 0x030A_D041);
+        assert_eq!(
+            aml::eisa_id("PNP0C0F").to_le_bytes(),
+            [0x41, 0xD0, 0x0C, 0x0F]
+        );
+        // The encoder and the hand-assembled direct-boot DSDT agree.
+        let hid = aml::name("_HID", &aml::dword(aml::eisa_id("PNP0A03")));
+        assert!(dsdt_aml().windows(hid.len()).any(|w| w == hid));
+    }
+
+    #[test]
+    #[should_panic(expected = "bad AML name segment")]
+    fn aml_rejects_long_names() {
+        aml::name_string("PCI00");
+    }
+
+    #[test]
+    fn relocatable_layout() {
+        let r = build_relocatable(&AcpiConfig::seabios(128 << 20));
+        let sigs: Vec<&[u8; 4]> = r.placed.iter().map(|t| &t.signature).collect();
+        assert_eq!(sigs, [b"FACS", b"DSDT", b"FACP", b"APIC", b"RSDT"]);
+        assert_eq!(r.placed[0].offset, 0, "FACS at the 64-byte aligned start");
+        for w in r.placed.windows(2) {
+            assert!(w[0].offset + w[0].len <= w[1].offset, "{w:?} overlap");
+            assert_eq!(w[1].offset % 8, 0);
+        }
+        let last = r.placed.last().unwrap();
+        assert_eq!(r.tables.len(), last.offset + last.len);
+        for t in &r.placed {
+            let bytes = &r.tables[t.offset..t.offset + t.len];
+            assert_eq!(rd32(bytes, 4) as usize, t.len, "{:?} length", t.signature);
+        }
+        // Pointers are offsets into the blob (FACS at 0), checksums are left to the loader.
+        let fadt_t = r.table(b"FACP").unwrap();
+        let f = &r.tables[fadt_t.offset..fadt_t.offset + fadt_t.len];
+        let dsdt_t = r.table(b"DSDT").unwrap();
+        assert_eq!(rd32(f, fadt::FIRMWARE_CTRL), 0);
+        assert_eq!(rd32(f, fadt::DSDT) as usize, dsdt_t.offset);
+        assert_eq!(rd32(f, fadt::X_DSDT) as usize, dsdt_t.offset);
+        assert_eq!(rd32(f, fadt::X_DSDT + 4), 0);
+        assert_eq!(f[9], 0, "checksum left to the loader");
+        assert_eq!(rd32(f, fadt::PM1A_EVT_BLK), 0x600);
+        assert_eq!(rd32(f, fadt::PM1A_CNT_BLK), 0x604);
+        assert_eq!(rd32(f, fadt::PM_TMR_BLK), 0x608);
+        let rsdt_t = r.table(b"RSDT").unwrap();
+        let rs = &r.tables[rsdt_t.offset..rsdt_t.offset + rsdt_t.len];
+        assert_eq!(rd32(rs, HEADER_LEN) as usize, fadt_t.offset);
+        assert_eq!(
+            rd32(rs, HEADER_LEN + 4) as usize,
+            r.table(b"APIC").unwrap().offset
+        );
+        assert_eq!(r.rsdp.len(), RSDP_LEN);
+        assert_eq!(&r.rsdp[..8], b"RSD PTR ");
+        assert_eq!(rd32(&r.rsdp, 16) as usize, rsdt_t.offset);
+        // The DSDT is the PC one.
+        let d = &r.tables[dsdt_t.offset..dsdt_t.offset + dsdt_t.len];
+        assert_eq!(
+            &d[HEADER_LEN..],
+            &dsdt_aml_pc(&AcpiConfig::seabios(128 << 20))[..]
+        );
+    }
+
+    #[test]
+    fn relocatable_fixup_order() {
+        let r = build_relocatable(&AcpiConfig::seabios(128 << 20));
+        // Every table but the FACS gets exactly one checksum over exactly itself, and no
+        // pointer inside a table comes after its checksum.
+        let mut checksummed = Vec::new();
+        for (i, f) in r.fixups.iter().enumerate() {
+            match *f {
+                Fixup::Checksum {
+                    blob: Blob::Tables,
+                    start,
+                    len,
+                    at,
+                } => {
+                    let t = r
+                        .placed
+                        .iter()
+                        .find(|t| t.offset == start as usize)
+                        .expect("checksum over a table");
+                    assert_eq!(t.len, len as usize);
+                    assert_eq!(at, start + 9);
+                    checksummed.push(t.signature);
+                    for later in &r.fixups[i + 1..] {
+                        if let Fixup::Pointer {
+                            blob: Blob::Tables,
+                            offset,
+                            ..
+                        } = *later
+                        {
+                            assert!(!(start..start + len).contains(&offset), "{later:?}");
+                        }
+                    }
+                }
+                Fixup::Pointer { size, offset, .. } => {
+                    assert!(matches!(size, 4 | 8), "{f:?}");
+                    assert!(offset as usize + size as usize <= r.tables.len());
+                }
+                Fixup::Checksum { .. } => {}
+            }
+        }
+        assert_eq!(checksummed, [*b"DSDT", *b"FACP", *b"APIC", *b"RSDT"]);
+        let n = r.fixups.len();
+        assert_eq!(
+            r.fixups[n - 2..],
+            [
+                Fixup::Pointer {
+                    blob: Blob::Rsdp,
+                    offset: 16,
+                    size: 4,
+                    target: Blob::Tables
+                },
+                Fixup::Checksum {
+                    blob: Blob::Rsdp,
+                    start: 0,
+                    len: 20,
+                    at: 8
+                }
+            ]
+        );
+        // FADT: FIRMWARE_CTRL, DSDT, X_DSDT; RSDT: two entries; RSDP: one.
+        let pointers = r
+            .fixups
+            .iter()
+            .filter(|f| matches!(f, Fixup::Pointer { .. }))
+            .count();
+        assert_eq!(pointers, 6);
+    }
+
+    #[test]
+    fn relocatable_without_madt() {
+        let r = build_relocatable(&AcpiConfig {
+            madt: false,
+            ..AcpiConfig::seabios(128 << 20)
+        });
+        assert!(r.table(b"APIC").is_none());
+        let rsdt_t = r.table(b"RSDT").unwrap();
+        assert_eq!(rsdt_t.len, HEADER_LEN + 4);
+    }
+
+    #[test]
+    fn direct_boot_fadt_keeps_x_dsdt_empty() {
+        // Refactoring for the relocatable path must not change the direct-boot bytes.
+        let t = tables();
+        let f = &t.bytes[FADT_OFFSET..FADT_OFFSET + FADT_LEN];
+        assert_eq!(&f[fadt::X_DSDT..fadt::X_DSDT + 8], &[0; 8]);
+        let sea = AcpiConfig::seabios(128 << 20);
+        assert_eq!((sea.pm_base, sea.pci_mem_start), (0x600, 0x0800_0000));
+        assert_eq!(AcpiConfig::seabios(3 << 30).pci_mem_start, 0xC000_0000);
+        assert_eq!(AcpiConfig::default().pm_base, 0x600);
     }
 }

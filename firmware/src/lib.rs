@@ -5,3 +5,4 @@ pub mod demo;
 pub mod linux;
 pub mod mptable;
 pub mod multiboot;
+pub mod table_loader;
