@@ -155,9 +155,11 @@ impl FwCfg {
     /// - `bootorder`: the paths joined by newlines and NUL-terminated; omitted when
     ///   `boot_order` is empty (SeaBIOS then keeps its default order).
     ///
+    /// The machine adds `etc/table-loader` and `etc/acpi/*` (firmware::table_loader) so
+    /// SeaBIOS installs our ACPI tables and moves the PM base to 0x600, as on QEMU.
+    ///
     /// Not provided (SeaBIOS's defaults apply): `etc/boot-menu-wait` (QEMU adds it only for
-    /// `-boot splash-time`), `etc/table-loader` and `etc/acpi/*` (SeaBIOS builds its own
-    /// ACPI tables and keeps PM base 0xB000), `etc/smbios/*` (SeaBIOS builds its own
+    /// `-boot splash-time`), `etc/smbios/*` (SeaBIOS builds its own
     /// SMBIOS), `etc/msr_feature_control`, `etc/reserved-memory-end` (no memory hotplug),
     /// `etc/extra-pci-roots`, `bios-geometry`, option ROM files (`genroms/*`, `vgaroms/*`).
     pub fn pc(ram_below_4g: u64, ram_above_4g: u64, cpus: u16, boot_order: &[&str]) -> Self {

@@ -65,7 +65,7 @@ pub fn build_port_bus(
     let (below_4g, above_4g) = devices::cmos::split_ram(args.memory);
     io.register(
         devices::fw_cfg::FW_CFG_PORTS,
-        Box::new(devices::fw_cfg::FwCfg::pc(below_4g, above_4g, 1, &[])),
+        Box::new(fw_cfg(below_4g, above_4g)),
     );
     let log = if args.logs("unimp") {
         UnimpLog::to(Box::new(std::io::stderr()))
@@ -162,6 +162,17 @@ pub fn build_port_bus(
         terminal,
         display,
     })
+}
+
+/// QEMU's fw_cfg with what SeaBIOS reads on QEMU's pc machine, our ACPI tables through the
+/// table loader included (so SeaBIOS installs them instead of building its own).
+fn fw_cfg(below_4g: u64, above_4g: u64) -> devices::fw_cfg::FwCfg {
+    let mut f = devices::fw_cfg::FwCfg::pc(below_4g, above_4g, 1, &[]);
+    let acpi = firmware::acpi::AcpiConfig::seabios(below_4g);
+    for (name, data) in firmware::table_loader::acpi_fw_cfg_files(&acpi) {
+        f.add_file(&name, data);
+    }
+    f
 }
 
 fn open_image(path: &Path, opts: DiskOptions, what: &str) -> Result<DiskImage> {

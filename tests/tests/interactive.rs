@@ -130,7 +130,10 @@ fn vga_text_console_in_a_terminal_takes_keyboard_input() {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(quit.elapsed() < Duration::from_secs(30), "Ctrl-A x did not quit");
+        assert!(
+            quit.elapsed() < Duration::from_secs(30),
+            "Ctrl-A x did not quit"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "{status:?}");
