@@ -149,6 +149,8 @@ fn boot_kernel(args: &Args, kernel: &Path, cpu: &mut Cpu) -> Result<()> {
         );
     }
     enable_pm_block(cpu);
+    // The MP table as well as the MADT, for kernels booted with `acpi=off` (or pre-ACPI).
+    firmware::mptable::install(&mut cpu.mem, &firmware::mptable::MpConfig::default());
     Ok(())
 }
 

@@ -31,9 +31,6 @@ pub const GS: usize = 5;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Msrs {
     pub apic_base: u64,
-    /// PERFCTR0/1 (0xC1, 0xC2) and PERFEVTSEL0/1 (0x186, 0x187).
-    pub perf_ctr: [u64; 2],
-    pub perf_evtsel: [u64; 2],
     pub sysenter_cs: u64,
     pub sysenter_esp: u64,
     pub sysenter_eip: u64,

@@ -49,6 +49,30 @@ pub fn effective_offset(cpu: &Cpu, ins: &Instruction) -> u32 {
     }
 }
 
+/// Offset of a memory operand known to use 32-bit addressing with 32-bit base and index
+/// registers (the table only picks handlers that call this for such encodings): no address
+/// size check, and register numbers without iced's lookup table.
+#[inline(always)]
+pub fn effective_offset32(cpu: &Cpu, ins: &Instruction) -> u32 {
+    let mut ea = ins.memory_displacement32();
+    let base = ins.memory_base();
+    if base != Register::None {
+        ea = ea.wrapping_add(cpu.state.gpr[(base as usize - Register::EAX as usize) & 15] as u32);
+    }
+    let index = ins.memory_index();
+    if index != Register::None {
+        let iv = cpu.state.gpr[(index as usize - Register::EAX as usize) & 15] as u32;
+        ea = ea.wrapping_add(iv << ins.memory_index_scale().trailing_zeros());
+    }
+    ea
+}
+
+/// The memory operand of `ins` can go through [`effective_offset32`].
+pub fn flat_addressing32(ins: &Instruction) -> bool {
+    let is_r32 = |r: Register| r == Register::None || (r.is_gpr32() && r != Register::None);
+    !addr16(ins) && is_r32(ins.memory_base()) && is_r32(ins.memory_index())
+}
+
 /// The memory operand uses 16-bit addressing (offsets wrap at 64 KiB).
 #[inline(always)]
 fn addr16(ins: &Instruction) -> bool {

@@ -8,7 +8,7 @@ use crate::cpu::state::{RAX, RBP, RBX, RDX, RSP, SS};
 use crate::exception::{Exception, Fault, Result};
 use crate::interp::far::FlagsWriter;
 use crate::interp::operand::{
-    effective_offset, gpr, loc, mem_loc, next_offset, op_size, osize, sreg, Loc,
+    effective_offset, gpr, loc, mem_loc, mem_seg, next_offset, op_size, osize, sreg, Loc,
 };
 
 pub fn mov(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
@@ -22,6 +22,21 @@ pub fn mov_r32_r32(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
     let v = cpu.state.reg32(gpr(ins.op1_register()));
     cpu.state.set_reg32(gpr(ins.op0_register()), v);
     Ok(())
+}
+
+/// MOV r32, [mem] with 32-bit addressing: the commonest load, without operand decoding.
+pub fn mov_r32_m32(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
+    let off = crate::interp::operand::effective_offset32(cpu, ins);
+    let v = cpu.read_mem(mem_seg(ins), off, 4)?;
+    cpu.state.set_reg32(gpr(ins.op0_register()), v);
+    Ok(())
+}
+
+/// MOV [mem], r32 with 32-bit addressing.
+pub fn mov_m32_r32(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {
+    let off = crate::interp::operand::effective_offset32(cpu, ins);
+    let v = cpu.state.reg32(gpr(ins.op1_register()));
+    cpu.write_mem(mem_seg(ins), off, 4, v)
 }
 
 pub fn mov_r32_imm(cpu: &mut Cpu, ins: &Instruction) -> Result<()> {

@@ -194,10 +194,6 @@ impl Cpu {
             0x174 => m.sysenter_cs,
             0x175 => m.sysenter_esp,
             0x176 => m.sysenter_eip,
-            // P6 performance counters: kept so Linux's perf driver can probe them; they
-            // count nothing (no event model).
-            0xC1 | 0xC2 => m.perf_ctr[(n - 0xC1) as usize],
-            0x186 | 0x187 => m.perf_evtsel[(n - 0x186) as usize],
             0x179 => 0, // MCG_CAP: no machine-check banks
             0x17A => 0,
             0x1A0 => m.misc_enable,
@@ -226,8 +222,7 @@ impl Cpu {
             0x175 => m.sysenter_esp = v,
             0x176 => m.sysenter_eip = v,
             0x179 | 0x17A => {}
-            0xC1 | 0xC2 => m.perf_ctr[(n - 0xC1) as usize] = v & 0xFF_FFFF_FFFF,
-            0x186 | 0x187 => m.perf_evtsel[(n - 0x186) as usize] = v & 0xFFFF_FFFF,
+
             0x1A0 => m.misc_enable = v,
             0x200..=0x20F => m.mtrr_var[(n - 0x200) as usize] = v,
             0x250 => m.mtrr_fixed[0] = v,

@@ -15,6 +15,18 @@ pub fn handler_for(ins: &Instruction) -> Handler {
         {
             return data::mov_r32_r32
         }
+        Code::Mov_r32_rm32
+            if ins.op1_kind() == OpKind::Memory
+                && crate::interp::operand::flat_addressing32(ins) =>
+        {
+            return data::mov_r32_m32
+        }
+        Code::Mov_rm32_r32
+            if ins.op0_kind() == OpKind::Memory
+                && crate::interp::operand::flat_addressing32(ins) =>
+        {
+            return data::mov_m32_r32
+        }
         Code::Mov_r32_imm32 => return data::mov_r32_imm,
         Code::Inc_r32 => return alu::inc_r32,
         Code::Dec_r32 => return alu::dec_r32,
