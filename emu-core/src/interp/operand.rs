@@ -69,7 +69,7 @@ pub fn effective_offset32(cpu: &Cpu, ins: &Instruction) -> u32 {
 
 /// The memory operand of `ins` can go through [`effective_offset32`].
 pub fn flat_addressing32(ins: &Instruction) -> bool {
-    let is_r32 = |r: Register| r == Register::None || (r.is_gpr32() && r != Register::None);
+    let is_r32 = |r: Register| r == Register::None || r.is_gpr32();
     !addr16(ins) && is_r32(ins.memory_base()) && is_r32(ins.memory_index())
 }
 
