@@ -19,6 +19,9 @@ pub mod post;
 pub mod serial;
 pub mod testdev;
 pub mod unimp;
+
+#[cfg(test)]
+mod test_support;
 pub mod vga;
 
 pub use debug_exit::IsaDebugExit;

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use emu_core::bus::{DmaMemory, PortDevice};
+use emu_core::bus::PortDevice;
 use emu_core::control::{MachineControl, REQ_DMA};
 use emu_core::irq::IrqLines;
 
@@ -19,23 +19,7 @@ const FIFO: u16 = 0x3F5;
 const DIR: u16 = 0x3F7;
 const CCR: u16 = 0x3F7;
 
-/// Guest RAM as a bus master sees it.
-struct Ram(Vec<u8>);
-
-impl DmaMemory for Ram {
-    fn dma_read(&mut self, phys: u64, buf: &mut [u8]) {
-        for (i, b) in buf.iter_mut().enumerate() {
-            *b = self.0.get(phys as usize + i).copied().unwrap_or(0xFF);
-        }
-    }
-    fn dma_write(&mut self, phys: u64, data: &[u8]) {
-        for (i, &b) in data.iter().enumerate() {
-            if let Some(m) = self.0.get_mut(phys as usize + i) {
-                *m = b;
-            }
-        }
-    }
-}
+use crate::test_support::Ram;
 
 /// Byte `i` of sector `lba` of a test image.
 fn pattern(lba: usize, i: usize) -> u8 {
