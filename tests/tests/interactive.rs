@@ -3,7 +3,7 @@
 //! terminal is raw, so the emulator does not catch it), and Ctrl-A x quits the emulator.
 
 use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,17 +27,11 @@ fn wait_for(out: &Arc<Mutex<String>>, needle: &str, from: usize, limit: Duration
     }
 }
 
-#[test]
-fn serial_console_in_a_terminal_types_interrupts_and_quits() {
-    let cmd = format!(
-        "{} --kernel {} --initrd {} --append 'console=ttyS0 quiet' --debugcon none",
-        ringside_bin().display(),
-        guest_file("vmlinuz").display(),
-        guest_file("initramfs.cpio.gz").display()
-    );
-    // `script` runs the command on a new pty and copies our pipe to it and back.
+/// Runs `cmd` on a new pty (util-linux's `script` copies our pipe to it and back); returns
+/// the child, everything the terminal showed so far (filled by a thread), and its keyboard.
+fn spawn_in_pty(cmd: &str) -> (Child, Arc<Mutex<String>>, ChildStdin) {
     let mut child = Command::new("script")
-        .args(["-qfec", &cmd, "/dev/null"])
+        .args(["-qfec", cmd, "/dev/null"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -57,7 +51,19 @@ fn serial_console_in_a_terminal_types_interrupts_and_quits() {
                 .push_str(&String::from_utf8_lossy(&buf[..n]));
         }
     });
-    let mut keys = child.stdin.take().unwrap();
+    let keys = child.stdin.take().unwrap();
+    (child, out, keys)
+}
+
+#[test]
+fn serial_console_in_a_terminal_types_interrupts_and_quits() {
+    let cmd = format!(
+        "{} --kernel {} --initrd {} --append 'console=ttyS0 quiet' --debugcon none",
+        ringside_bin().display(),
+        guest_file("vmlinuz").display(),
+        guest_file("initramfs.cpio.gz").display()
+    );
+    let (mut child, out, mut keys) = spawn_in_pty(&cmd);
     let mut at = wait_for(&out, "RINGSIDE-SHELL-READY", 0, Duration::from_secs(600));
     // Typing: the shell computes what we typed.
     keys.write_all(b"echo typed-$((6*7))\r").unwrap();
@@ -96,28 +102,7 @@ fn vga_text_console_in_a_terminal_takes_keyboard_input() {
         guest_file("initramfs.cpio.gz").display(),
         screen.display()
     );
-    let mut child = Command::new("script")
-        .args(["-qfec", &cmd, "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("script (util-linux) must be installed");
-    let out = Arc::new(Mutex::new(String::new()));
-    let mut stdout = child.stdout.take().unwrap();
-    let sink = out.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
-    let mut keys = child.stdin.take().unwrap();
+    let (mut child, out, mut keys) = spawn_in_pty(&cmd);
     // The terminal shows the VGA screen: the shell marker arrives drawn by the renderer.
     let at = wait_for(&out, "RINGSIDE-SHELL-READY", 0, Duration::from_secs(600));
     std::thread::sleep(Duration::from_secs(2));
