@@ -15,6 +15,8 @@ if grep -q ringside.test=1 /proc/cmdline; then
     echo "uname: $(uname -sr)"
     echo "cpus: $(grep -c ^processor /proc/cpuinfo)"
     echo "sum: $((6 * 7))"
+    # Which interrupt controller delivers the timer (IO-APIC, or XT-PIC under noapic).
+    echo "timer irq: $(grep -m1 ' 0:' /proc/interrupts)"
     echo RINGSIDE-TEST-DONE
     poweroff -f
 fi

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use ringside_tests::guest::{guest_file, run_ringside};
 
-#[test]
-fn debian_kernel_boots_to_busybox_and_powers_off() {
+/// Boots the kernel with `extra` appended to the test command line and checks the markers
+/// and the ACPI poweroff; returns the guest's console output.
+fn boot_to_test_done(extra: &str) -> String {
+    let append = format!("console=ttyS0 ringside.test=1 quiet {extra}");
     let run = run_ringside(
         &[
             "--kernel".as_ref(),
@@ -15,7 +17,7 @@ fn debian_kernel_boots_to_busybox_and_powers_off() {
             "--initrd".as_ref(),
             guest_file("initramfs.cpio.gz").as_os_str(),
             "--append".as_ref(),
-            "console=ttyS0 ringside.test=1 quiet".as_ref(),
+            append.as_ref(),
             "--no-reboot".as_ref(),
             "--debugcon".as_ref(),
             "none".as_ref(),
@@ -37,4 +39,36 @@ fn debian_kernel_boots_to_busybox_and_powers_off() {
         !err.contains("halted"),
         "the guest halted instead of powering off: {err}"
     );
+    run.stdout
+}
+
+/// The `timer irq:` line /init prints from /proc/interrupts.
+fn timer_line(text: &str) -> &str {
+    text.lines()
+        .find(|l| l.starts_with("timer irq:"))
+        .unwrap_or_else(|| panic!("no timer line: {text}"))
+}
+
+#[test]
+fn debian_kernel_boots_to_busybox_and_powers_off() {
+    let text = boot_to_test_done("");
+    let timer = timer_line(&text);
+    assert!(
+        timer.contains("IO-APIC"),
+        "the PIT reaches Linux through the I/O APIC: {timer}"
+    );
+}
+
+/// With the APICs disabled by the guest, everything runs on the 8259 pair and the PIT.
+#[test]
+fn debian_kernel_runs_on_the_8259_with_noapic_nolapic() {
+    let text = boot_to_test_done("noapic nolapic");
+    let timer = timer_line(&text);
+    assert!(timer.contains("XT-PIC"), "PIT through the 8259: {timer}");
+    let ticks: u64 = timer
+        .split_whitespace()
+        .nth(3)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count: {timer}"));
+    assert!(ticks > 100, "the PIT kept interrupting: {timer}");
 }
