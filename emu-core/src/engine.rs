@@ -7,6 +7,10 @@ pub trait ExecutionEngine {
     fn name(&self) -> &'static str;
     /// Runs `cpu` for at most about `budget` guest instructions.
     fn run(&mut self, cpu: &mut Cpu, budget: u64) -> StopReason;
+    /// One line of engine counters for `--stats` (empty when there is nothing to add).
+    fn stats(&self) -> String {
+        String::new()
+    }
 }
 
 /// The interpreter as an engine.

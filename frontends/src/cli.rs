@@ -4,7 +4,9 @@ use clap::{Parser, ValueEnum};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Engine {
+    /// The interpreter: decodes once per block, runs each instruction's handler.
     Interp,
+    /// The binary translator: blocks become x86-64 host code.
     Jit,
 }
 
@@ -134,6 +136,13 @@ pub struct Args {
     /// Execution engine.
     #[arg(long, value_enum, default_value_t = Engine::Interp)]
     pub cpu_engine: Engine,
+
+    /// Size bound of the JIT's translated-code cache; when full it is flushed and refilled.
+    #[arg(long, value_name = "MB", default_value_t = jit::DEFAULT_CACHE_MB,
+          value_parser = clap::builder::ValueParser::new(
+              clap::builder::TypedValueParser::map(
+                  clap::value_parser!(u16).range(1..=4096), usize::from)))]
+    pub jit_cache_mb: usize,
 
     /// Stop after this many guest instructions (for tests and benchmarks).
     #[arg(long, value_name = "N")]

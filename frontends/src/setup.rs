@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use emu_core::clock::{Clock, ClockMode};
 use emu_core::control::MachineControl;
 use emu_core::cpu::Cpu;
-use emu_core::engine::Interpreter;
+use emu_core::engine::{ExecutionEngine, Interpreter};
 use emu_core::machine::{Machine, MachineExit};
 use emu_core::memory::PhysicalMemory;
 
@@ -169,9 +169,6 @@ fn write_screen_text(display: &devices::vga::DisplayHandle, path: &Path) -> Resu
 }
 
 pub fn run(args: &Args) -> Result<i32> {
-    if args.cpu_engine == Engine::Jit {
-        bail!("the JIT engine is not built yet; use --cpu-engine interp");
-    }
     let rom = load_rom(args)?;
     let control = Arc::new(MachineControl::new());
     let mem = PhysicalMemory::new(args.memory, &rom).context("cannot allocate guest memory")?;
@@ -192,7 +189,13 @@ pub fn run(args: &Args) -> Result<i32> {
     if let Some(kernel) = &args.kernel {
         boot_kernel(args, kernel, &mut cpu)?;
     }
-    let mut machine = Machine::new(cpu, Box::new(Interpreter));
+    let engine: Box<dyn ExecutionEngine> = match args.cpu_engine {
+        Engine::Interp => Box::new(Interpreter),
+        Engine::Jit => Box::new(
+            jit::JitEngine::new(args.jit_cache_mb).context("cannot map the JIT's code cache")?,
+        ),
+    };
+    let mut machine = Machine::new(cpu, engine);
     machine.no_reboot = args.no_reboot;
     let start = Instant::now();
     let exit = machine.run(args.max_insns);
@@ -207,6 +210,10 @@ pub fn run(args: &Args) -> Result<i32> {
             machine.cpu.icache.blocks_built,
             machine.cpu.tlb.misses
         );
+        let engine_stats = machine.engine.stats();
+        if !engine_stats.is_empty() {
+            eprintln!("ringside: {}: {engine_stats}", machine.engine.name());
+        }
     }
     if args.display == crate::cli::Display::Text {
         crate::display_text::restore_terminal();

@@ -28,6 +28,9 @@ pub struct Block {
     pub insns: Box<[DecodedInsn]>,
     /// Cleared when guest code overwrote the block's page.
     pub valid: Cell<bool>,
+    /// Host code an execution engine made for this block (the JIT's entry address), 0 if
+    /// none. It lives and dies with the block, so invalidation needs no second bookkeeping.
+    pub native: Cell<usize>,
 }
 
 const FAST_SLOTS: usize = 4096;

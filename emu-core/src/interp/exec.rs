@@ -114,7 +114,8 @@ fn fetch_slow(cpu: &mut Cpu, eip: u32) -> Result<DecodedInsn, Exception> {
     }
 }
 
-/// Finds or builds the block at CS:EIP. `Ok(None)` means "execute this single uncached insn".
+/// Finds or builds the block at CS:EIP. `Ok(Err(insn))` means "execute this single uncached
+/// instruction".
 fn block_at(cpu: &mut Cpu) -> Result<Result<std::rc::Rc<Block>, DecodedInsn>, Exception> {
     let eip = cpu.state.eip();
     let code32 = cpu.state.code32();
@@ -178,14 +179,27 @@ fn block_at(cpu: &mut Cpu) -> Result<Result<std::rc::Rc<Block>, DecodedInsn>, Ex
         code32,
         insns: insns.into_boxed_slice(),
         valid: std::cell::Cell::new(true),
+        native: std::cell::Cell::new(0),
     };
     Ok(Ok(cpu.icache.insert(block)))
 }
 
+/// What the engine-independent part of the run loop decided (see [`Cpu::next_block`]).
+pub enum NextBlock {
+    /// Return to the machine loop.
+    Stop(StopReason),
+    /// Something other than a block ran (an interrupt was delivered, a single instruction
+    /// stepped, an exception raised): ask again.
+    Again,
+    /// Run this block, then call [`Cpu::end_block`].
+    Run(std::rc::Rc<Block>),
+}
+
 impl Cpu {
-    /// Runs one decoded instruction; returns false when the block must end.
+    /// Runs one decoded instruction; returns false when the block must end. Engines call this
+    /// for every instruction they do not translate themselves.
     #[inline(always)]
-    fn step_insn(&mut self, d: &DecodedInsn) -> bool {
+    pub fn step_insn(&mut self, d: &DecodedInsn) -> bool {
         self.next_rip = d.next_rip as u64;
         match (d.handler)(self, &d.instr) {
             Ok(()) => {
@@ -279,54 +293,10 @@ impl Cpu {
     pub fn run(&mut self, budget: u64) -> StopReason {
         let end = self.icount.saturating_add(budget);
         loop {
-            if self.control.pending() != 0 {
-                return StopReason::Request;
-            }
-            // DMA and debugger writes into code pages land here between blocks.
-            if !self.mem.code_written.is_empty() {
-                self.flush_written_code();
-            }
-            if self.state.fpu.ferr == 1 {
-                self.signal_ferr();
-            }
-            match self.state.run_state {
-                RunState::Running => {}
-                RunState::Halted => {
-                    if !self.poll_interrupt() {
-                        return StopReason::Halted;
-                    }
-                    continue;
-                }
-                RunState::Shutdown => return StopReason::Shutdown,
-            }
-            if self.state.interrupt_shadow != 0 {
-                self.state.interrupt_shadow = 0;
-                self.refresh_alignment_check();
-                self.step();
-                continue;
-            }
-            self.poll_interrupt();
-            if self.icount >= end {
-                return StopReason::Budget;
-            }
-            self.refresh_alignment_check();
-            if self.needs_debug_steps() {
-                self.step_debug();
-                continue;
-            }
-            let block = match block_at(self) {
-                Ok(Ok(b)) => b,
-                Ok(Err(d)) => {
-                    self.step_insn(&d);
-                    if self.code_dirty {
-                        self.flush_written_code();
-                    }
-                    continue;
-                }
-                Err(e) => {
-                    self.raise(e);
-                    continue;
-                }
+            let block = match self.next_block(end) {
+                NextBlock::Stop(why) => return why,
+                NextBlock::Again => continue,
+                NextBlock::Run(b) => b,
             };
             for d in block.insns.iter() {
                 if !self.step_insn(d) {
@@ -336,9 +306,68 @@ impl Cpu {
                     break;
                 }
             }
-            if self.code_dirty {
-                self.flush_written_code();
+            self.end_block();
+        }
+    }
+
+    /// Everything between two blocks that does not depend on the engine: requests, halts,
+    /// interrupt shadows and delivery, the budget (`end` is an `icount`), debug traps, and
+    /// finding the next block.
+    pub fn next_block(&mut self, end: u64) -> NextBlock {
+        if self.control.pending() != 0 {
+            return NextBlock::Stop(StopReason::Request);
+        }
+        // DMA and debugger writes into code pages land here between blocks.
+        if !self.mem.code_written.is_empty() {
+            self.flush_written_code();
+        }
+        if self.state.fpu.ferr == 1 {
+            self.signal_ferr();
+        }
+        match self.state.run_state {
+            RunState::Running => {}
+            RunState::Halted => {
+                if !self.poll_interrupt() {
+                    return NextBlock::Stop(StopReason::Halted);
+                }
+                return NextBlock::Again;
             }
+            RunState::Shutdown => return NextBlock::Stop(StopReason::Shutdown),
+        }
+        if self.state.interrupt_shadow != 0 {
+            self.state.interrupt_shadow = 0;
+            self.refresh_alignment_check();
+            self.step();
+            return NextBlock::Again;
+        }
+        self.poll_interrupt();
+        if self.icount >= end {
+            return NextBlock::Stop(StopReason::Budget);
+        }
+        self.refresh_alignment_check();
+        if self.needs_debug_steps() {
+            self.step_debug();
+            return NextBlock::Again;
+        }
+        match block_at(self) {
+            Ok(Ok(b)) => NextBlock::Run(b),
+            Ok(Err(d)) => {
+                self.step_insn(&d);
+                self.end_block();
+                NextBlock::Again
+            }
+            Err(e) => {
+                self.raise(e);
+                NextBlock::Again
+            }
+        }
+    }
+
+    /// After a block: drops cached blocks whose code it overwrote.
+    #[inline]
+    pub fn end_block(&mut self) {
+        if self.code_dirty {
+            self.flush_written_code();
         }
     }
 }

@@ -20,4 +20,4 @@ pub mod table;
 pub mod task;
 pub mod x87;
 
-pub use exec::StopReason;
+pub use exec::{NextBlock, StopReason};

@@ -1,0 +1,162 @@
+//! `JitEngine`: runs guest blocks as translated host code. The loop around blocks
+//! (interrupts, requests, budget, finding the block) is the interpreter's own
+//! [`Cpu::next_block`]; only running a block differs.
+
+use dynasmrt::x64::X64Relocation;
+use dynasmrt::{dynasm, DynasmApi, VecAssembler};
+use emu_core::cpu::Cpu;
+use emu_core::decode::Block;
+use emu_core::engine::ExecutionEngine;
+use emu_core::interp::{NextBlock, StopReason};
+
+use crate::code_region::CodeRegion;
+use crate::translate::{translate_block, TranslationStats};
+
+/// Room asked for before assembling a block; longer translations are assembled again.
+const MAX_GUESS: usize = 4096;
+
+/// Default bound of the code region (`--jit-cache-mb`).
+pub const DEFAULT_CACHE_MB: usize = 64;
+
+/// The trampoline: `enter(cpu, code)` saves the callee-saved registers, puts the `Cpu`
+/// pointer in RBX and jumps to `code`; translated code jumps back to its epilogue.
+type Enter = extern "sysv64" fn(cpu: *mut Cpu, code: usize);
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JitStats {
+    pub blocks_translated: u64,
+    pub insns: TranslationStats,
+    pub blocks_run: u64,
+}
+
+pub struct JitEngine {
+    region: CodeRegion,
+    enter: Enter,
+    exit: usize,
+    pub stats: JitStats,
+}
+
+impl JitEngine {
+    pub fn new(cache_mb: usize) -> std::io::Result<Self> {
+        let mut region = CodeRegion::new(cache_mb.max(1) << 20)?;
+        let base = region.next_addr(256)?.expect("an empty region has room");
+        let mut ops = VecAssembler::<X64Relocation>::new(base);
+        dynasm!(ops
+            ; .arch x64
+            ; push rbx
+            ; push rbp
+            ; push r12
+            ; push r13
+            ; push r14
+            ; push r15
+            // Six pushes after the return address: RSP is 16-byte aligned again after this,
+            // as calls from translated code need.
+            ; sub rsp, 8
+            ; mov rbx, rdi
+            ; jmp rsi
+        );
+        let exit_offset = ops.offset().0;
+        dynasm!(ops
+            ; .arch x64
+            ; add rsp, 8
+            ; pop r15
+            ; pop r14
+            ; pop r13
+            ; pop r12
+            ; pop rbp
+            ; pop rbx
+            ; ret
+        );
+        let code = ops.finalize().map_err(std::io::Error::other)?;
+        let at = region.append(&code)?;
+        debug_assert_eq!(at, base);
+        region.pin();
+        // SAFETY: `at` is the start of the trampoline just assembled above for this address;
+        // its code follows the System V ABI declared by `Enter` and the region stays mapped
+        // (and executable outside `append`) for the engine's lifetime.
+        let enter: Enter = unsafe { std::mem::transmute::<usize, Enter>(at) };
+        Ok(JitEngine {
+            region,
+            enter,
+            exit: at + exit_offset,
+            stats: JitStats::default(),
+        })
+    }
+
+    pub fn code_cache_flushes(&self) -> u64 {
+        self.region.flushes
+    }
+
+    /// Host code for `block`, translating it on first use. A full region is flushed with
+    /// every decoded block (their host code goes with it) and refilled.
+    fn code_for(&mut self, cpu: &mut Cpu, block: &Block) -> usize {
+        let code = block.native.get();
+        if code != 0 {
+            return code;
+        }
+        // Code is position-dependent (calls and exits are absolute): assemble once for a
+        // guessed address, and again if the bytes land elsewhere.
+        let mut len = MAX_GUESS;
+        loop {
+            let at = match self.region.next_addr(len) {
+                Ok(Some(at)) => at,
+                Ok(None) => {
+                    self.region.flush();
+                    cpu.icache.clear();
+                    continue;
+                }
+                Err(e) => panic!("cannot map JIT code memory: {e}"),
+            };
+            let (bytes, s) = translate_block(block, at, self.exit);
+            if bytes.len() > len {
+                len = bytes.len();
+                continue;
+            }
+            let at = match self.region.append(&bytes) {
+                Ok(at) => at,
+                Err(e) => panic!("cannot change the JIT code cache's protection: {e}"),
+            };
+            self.stats.blocks_translated += 1;
+            self.stats.insns.native += s.native;
+            self.stats.insns.helper += s.helper;
+            block.native.set(at);
+            return at;
+        }
+    }
+}
+
+impl ExecutionEngine for JitEngine {
+    fn name(&self) -> &'static str {
+        "jit"
+    }
+
+    fn run(&mut self, cpu: &mut Cpu, budget: u64) -> StopReason {
+        let end = cpu.icount.saturating_add(budget);
+        loop {
+            let block = match cpu.next_block(end) {
+                NextBlock::Stop(why) => return why,
+                NextBlock::Again => continue,
+                NextBlock::Run(b) => b,
+            };
+            let code = self.code_for(cpu, &block);
+            self.stats.blocks_run += 1;
+            (self.enter)(cpu, code);
+            // `block` (and with it the instructions the code points at) lived until here.
+            drop(block);
+            cpu.end_block();
+        }
+    }
+
+    fn stats(&self) -> String {
+        let s = &self.stats;
+        format!(
+            "{} blocks translated ({} instructions native, {} through the interpreter), {} blocks run, {} code-cache flushes, {} KiB of code",
+            s.blocks_translated,
+            s.insns.native,
+            s.insns.helper,
+            s.blocks_run,
+            self.region.flushes,
+            self.region.used() / 1024
+        )
+    }
+}
