@@ -18,9 +18,11 @@ const MAX_GUESS: usize = 4096;
 /// Default bound of the code region (`--jit-cache-mb`).
 pub const DEFAULT_CACHE_MB: usize = 64;
 
-/// The trampoline: `enter(cpu, code)` saves the callee-saved registers, puts the `Cpu`
-/// pointer in RBX and jumps to `code`; translated code jumps back to its epilogue.
-type Enter = extern "sysv64" fn(cpu: *mut Cpu, code: usize);
+/// The trampoline: `enter(cpu, code, ram, tlb_set)` saves the callee-saved registers, puts
+/// the `Cpu` pointer in RBX, the host address of guest RAM in R12 and the TLB set of the
+/// current privilege level in R13, and jumps to `code`; translated code jumps back to its
+/// epilogue.
+type Enter = extern "sysv64" fn(cpu: *mut Cpu, code: usize, ram: usize, tlb_set: usize);
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct JitStats {
@@ -53,6 +55,8 @@ impl JitEngine {
             // as calls from translated code need.
             ; sub rsp, 8
             ; mov rbx, rdi
+            ; mov r12, rdx
+            ; mov r13, rcx
             ; jmp rsi
         );
         let exit_offset = ops.offset().0;
@@ -138,9 +142,17 @@ impl ExecutionEngine for JitEngine {
                 NextBlock::Again => continue,
                 NextBlock::Run(b) => b,
             };
+            if cpu.alignment_checking() {
+                // Native loads and stores do not check alignment: such blocks are rare.
+                cpu.interpret_block(&block);
+                cpu.end_block();
+                continue;
+            }
             let code = self.code_for(cpu, &block);
             self.stats.blocks_run += 1;
-            (self.enter)(cpu, code);
+            let ram = cpu.mem.host.base_ptr() as usize;
+            let tlb_set = cpu.tlb.sets[cpu.user()].as_ptr() as usize;
+            (self.enter)(cpu, code, ram, tlb_set);
             // `block` (and with it the instructions the code points at) lived until here.
             drop(block);
             cpu.end_block();

@@ -3,8 +3,10 @@
 use std::mem::offset_of;
 
 use emu_core::cpu::flags::LazyFlags;
+use emu_core::cpu::segment::SegmentCache;
 use emu_core::cpu::state::CpuState;
 use emu_core::cpu::Cpu;
+use emu_core::mmu::TlbEntry;
 
 const STATE: usize = offset_of!(Cpu, state);
 
@@ -25,3 +27,15 @@ pub const LAZY_SRC2: i32 = (LAZY + offset_of!(LazyFlags, src2)) as i32;
 pub const LAZY_RES: i32 = (LAZY + offset_of!(LazyFlags, res)) as i32;
 
 const _: () = assert!(LAZY_SIZE == LAZY_OP + 4, "op and size share one store");
+
+/// `state.seg[0]`; segment `n` is `n * size_of::<SegmentCache>()` further.
+pub const SEG0: i32 = (STATE + offset_of!(CpuState, seg)) as i32;
+pub const SEG_ATTR: i32 = offset_of!(SegmentCache, attr) as i32;
+pub const SEG_LIMIT: i32 = offset_of!(SegmentCache, limit) as i32;
+/// The low half of the 64-bit base.
+pub const SEG_BASE: i32 = offset_of!(SegmentCache, base) as i32;
+pub const CS_INDEX: i32 = emu_core::cpu::state::CS as i32;
+
+pub const TLB_READ_TAG: i32 = offset_of!(TlbEntry, read_tag) as i32;
+pub const TLB_WRITE_TAG: i32 = offset_of!(TlbEntry, write_tag) as i32;
+pub const TLB_HOST: i32 = offset_of!(TlbEntry, host) as i32;

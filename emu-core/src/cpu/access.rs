@@ -57,6 +57,13 @@ impl Cpu {
             && s.cpl == 3;
     }
 
+    /// Alignment checking is in force for the current block (translated code leaves such
+    /// blocks to the interpreter).
+    #[inline]
+    pub fn alignment_checking(&self) -> bool {
+        self.ac_active
+    }
+
     /// #SS(0) for the stack segment, #GP(0) for the others.
     #[inline]
     pub fn segment_fault(seg: usize) -> Exception {

@@ -298,15 +298,21 @@ impl Cpu {
                 NextBlock::Again => continue,
                 NextBlock::Run(b) => b,
             };
-            for d in block.insns.iter() {
-                if !self.step_insn(d) {
-                    break;
-                }
-                if self.code_dirty {
-                    break;
-                }
-            }
+            self.interpret_block(&block);
             self.end_block();
+        }
+    }
+
+    /// Runs a block's instructions with their handlers until one ends it or overwrites code.
+    #[inline]
+    pub fn interpret_block(&mut self, block: &Block) {
+        for d in block.insns.iter() {
+            if !self.step_insn(d) {
+                break;
+            }
+            if self.code_dirty {
+                break;
+            }
         }
     }
 
