@@ -59,6 +59,11 @@ impl MachineControl {
         self.requests.load(Ordering::Relaxed)
     }
 
+    /// The request word itself: translated code polls it between chained blocks.
+    pub fn pending_word(&self) -> &AtomicU32 {
+        &self.requests
+    }
+
     pub fn raise(&self, req: u32) {
         self.requests.fetch_or(req, Ordering::AcqRel);
     }

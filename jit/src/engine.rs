@@ -10,7 +10,10 @@ use emu_core::engine::ExecutionEngine;
 use emu_core::interp::{NextBlock, StopReason};
 
 use crate::code_region::CodeRegion;
-use crate::translate::{translate_block, TranslationStats};
+use std::cell::Cell;
+
+use crate::chain::ChainSlot;
+use crate::translate::{translate_block, ChainContext, TranslationStats};
 
 /// Room asked for before assembling a block; longer translations are assembled again.
 const MAX_GUESS: usize = 4096;
@@ -18,21 +21,35 @@ const MAX_GUESS: usize = 4096;
 /// Default bound of the code region (`--jit-cache-mb`).
 pub const DEFAULT_CACHE_MB: usize = 64;
 
-/// The trampoline: `enter(cpu, code, ram, tlb_set)` saves the callee-saved registers, puts
-/// the `Cpu` pointer in RBX, the host address of guest RAM in R12 and the TLB set of the
-/// current privilege level in R13, and jumps to `code`; translated code jumps back to its
-/// epilogue.
-type Enter = extern "sysv64" fn(cpu: *mut Cpu, code: usize, ram: usize, tlb_set: usize);
+/// The trampoline: `enter(cpu, code, ram, tlb_set, end, requests)` saves the callee-saved
+/// registers, puts the `Cpu` pointer in RBX, the host address of guest RAM in R12, the TLB
+/// set of the current privilege level in R13, the `icount` chained blocks stop at in R14
+/// and the address of the machine's request word in R15, and jumps to `code`; translated
+/// code jumps back to its epilogue.
+type Enter = extern "sysv64" fn(
+    cpu: *mut Cpu,
+    code: usize,
+    ram: usize,
+    tlb_set: usize,
+    end: u64,
+    requests: usize,
+);
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct JitStats {
     pub blocks_translated: u64,
     pub insns: TranslationStats,
     pub blocks_run: u64,
+    /// Chained exits linked to their successor.
+    pub links: u64,
 }
 
 pub struct JitEngine {
     region: CodeRegion,
+    /// Links of chained exits; they die with the code region's contents.
+    slots: Vec<Box<ChainSlot>>,
+    /// Translated code stores here the link it found empty (see `chain`).
+    link_request: Box<Cell<usize>>,
     enter: Enter,
     exit: usize,
     pub stats: JitStats,
@@ -57,6 +74,8 @@ impl JitEngine {
             ; mov rbx, rdi
             ; mov r12, rdx
             ; mov r13, rcx
+            ; mov r14, r8
+            ; mov r15, r9
             ; jmp rsi
         );
         let exit_offset = ops.offset().0;
@@ -81,10 +100,28 @@ impl JitEngine {
         let enter: Enter = unsafe { std::mem::transmute::<usize, Enter>(at) };
         Ok(JitEngine {
             region,
+            slots: Vec::new(),
+            link_request: Box::new(Cell::new(0)),
             enter,
             exit: at + exit_offset,
             stats: JitStats::default(),
         })
+    }
+
+    /// Fills the link the last block found empty if `block` is the successor it names.
+    fn link(&mut self, block: &Block, code: usize) {
+        let slot = self.link_request.replace(0);
+        if slot == 0 {
+            return;
+        }
+        // SAFETY: a nonzero request is the address of a `ChainSlot` boxed in `self.slots`
+        // (translated code stores nothing else there), and requests are cleared whenever
+        // `slots` is.
+        let slot = unsafe { &*(slot as *const ChainSlot) };
+        if slot.host == block.host && slot.eip == block.eip && slot.code32 == block.code32 {
+            slot.target.set(code);
+            self.stats.links += 1;
+        }
     }
 
     pub fn code_cache_flushes(&self) -> u64 {
@@ -106,12 +143,18 @@ impl JitEngine {
                 Ok(Some(at)) => at,
                 Ok(None) => {
                     self.region.flush();
+                    self.slots.clear();
+                    self.link_request.set(0);
                     cpu.icache.clear();
                     continue;
                 }
                 Err(e) => panic!("cannot map JIT code memory: {e}"),
             };
-            let (bytes, s) = translate_block(block, at, self.exit);
+            let chain = ChainContext {
+                link_request: self.link_request.as_ptr() as usize,
+                slots: &mut self.slots,
+            };
+            let (bytes, s) = translate_block(block, at, self.exit, chain);
             if bytes.len() > len {
                 len = bytes.len();
                 continue;
@@ -149,10 +192,12 @@ impl ExecutionEngine for JitEngine {
                 continue;
             }
             let code = self.code_for(cpu, &block);
+            self.link(&block, code);
             self.stats.blocks_run += 1;
             let ram = cpu.mem.host.base_ptr() as usize;
             let tlb_set = cpu.tlb.sets[cpu.user()].as_ptr() as usize;
-            (self.enter)(cpu, code, ram, tlb_set);
+            let requests = cpu.control.pending_word() as *const _ as usize;
+            (self.enter)(cpu, code, ram, tlb_set, end, requests);
             // `block` (and with it the instructions the code points at) lived until here.
             drop(block);
             cpu.end_block();
@@ -162,11 +207,12 @@ impl ExecutionEngine for JitEngine {
     fn stats(&self) -> String {
         let s = &self.stats;
         format!(
-            "{} blocks translated ({} instructions native, {} through the interpreter), {} blocks run, {} code-cache flushes, {} KiB of code",
+            "{} blocks translated ({} instructions native, {} through the interpreter), {} blocks entered from the dispatcher, {} links, {} code-cache flushes, {} KiB of code",
             s.blocks_translated,
             s.insns.native,
             s.insns.helper,
             s.blocks_run,
+            s.links,
             self.region.flushes,
             self.region.used() / 1024
         )

@@ -3,6 +3,7 @@
 //! Hot simple instructions run as native code; every other instruction calls the
 //! interpreter's handler, so each instruction's semantics exist once.
 
+mod chain;
 mod code_region;
 pub mod engine;
 mod helpers;

@@ -19,6 +19,7 @@ use emu_core::decode::{Block, DecodedInsn};
 use emu_core::mmu::tlb::TLB_ENTRIES;
 use iced_x86::{Code, FlowControl, Instruction, Mnemonic, OpKind, Register};
 
+use crate::chain::{may_chain_through, static_successors, ChainSlot};
 use crate::helpers;
 use crate::layout::{self, gpr};
 
@@ -429,14 +430,13 @@ impl Emitter {
             15 => jg);
         dynasm!(self.ops ; .arch x64 ; jmp >not_taken ; taken:);
         let n = self.uncounted;
-        let exit = self.exit;
         dynasm!(self.ops
             ; .arch x64
             ; cmp DWORD [rbx + layout::SEG0 + layout::CS_INDEX * SEG_SIZE + layout::SEG_LIMIT], target as i32
             ; jb >beyond
             ; add QWORD [rbx + layout::ICOUNT], n + 1
             ; mov DWORD [rbx + layout::RIP], target as i32
-            ; jmp extern exit
+            ; jmp >tail
             ; beyond:
         );
         // The interpreter's JCC sees the same lazy flags and raises the #GP.
@@ -445,6 +445,32 @@ impl Emitter {
         self.leave();
         (self.uncounted, self.rip_stale) = (uncounted, stale);
         dynasm!(self.ops ; .arch x64 ; not_taken:);
+    }
+
+    /// If RIP is `eip`, the budget lasts and no request is pending: continue in the linked
+    /// successor, or ask the dispatcher to link it. Otherwise fall through.
+    fn chain_exit(&mut self, eip: u32, slot: i64, link_request: usize) {
+        let exit = self.exit;
+        dynasm!(self.ops
+            ; .arch x64
+            ; cmp DWORD [rbx + layout::RIP], eip as i32
+            ; jne >skip
+            ; mov rax, QWORD [rbx + layout::ICOUNT]
+            ; cmp rax, r14
+            ; jae >skip
+            ; cmp DWORD [r15], 0
+            ; jne >skip
+            ; mov rax, QWORD slot
+            ; mov rcx, QWORD [rax]
+            ; test rcx, rcx
+            ; jz >request
+            ; jmp rcx
+            ; request:
+            ; mov rcx, QWORD link_request as i64
+            ; mov QWORD [rcx], rax
+            ; jmp extern exit
+            ; skip:
+        );
     }
 
     /// Emits one natively translated instruction.
@@ -509,7 +535,19 @@ impl Emitter {
 /// Host code for `block`, to be placed at `base`; blocks leave through `exit` (the
 /// trampoline's epilogue). The code points into `block.insns`, so it is valid only while
 /// the block lives: the engine stores it in `block.native` and nowhere else.
-pub fn translate_block(block: &Block, base: usize, exit: usize) -> (Vec<u8>, TranslationStats) {
+/// Where chained exits keep their links.
+pub struct ChainContext<'a> {
+    /// Receives the address of an empty link that was reached (the dispatcher fills it).
+    pub link_request: usize,
+    pub slots: &'a mut Vec<Box<ChainSlot>>,
+}
+
+pub fn translate_block(
+    block: &Block,
+    base: usize,
+    exit: usize,
+    chain: ChainContext,
+) -> (Vec<u8>, TranslationStats) {
     let mut e = Emitter {
         ops: VecAssembler::new(base),
         exit,
@@ -533,6 +571,24 @@ pub fn translate_block(block: &Block, base: usize, exit: usize) -> (Vec<u8>, Tra
     let last = block.insns.last().expect("blocks are never empty");
     // After a helper RIP is already right; after native code it is the next instruction's.
     e.sync(last.next_rip);
+    dynasm!(e.ops ; .arch x64 ; tail:);
+    if block.insns.iter().all(|d| may_chain_through(&d.instr)) {
+        for eip in static_successors(&last.instr, last.next_rip) {
+            let page_offset = (block.host & 0xFFF) as i64 + eip as i64 - block.eip as i64;
+            if !(0..0x1000).contains(&page_offset) {
+                continue;
+            }
+            let slot = Box::new(ChainSlot {
+                target: std::cell::Cell::new(0),
+                host: (block.host & !0xFFF) + page_offset as usize,
+                eip,
+                code32: block.code32,
+            });
+            let slot_addr = &*slot as *const ChainSlot as i64;
+            chain.slots.push(slot);
+            e.chain_exit(eip, slot_addr, chain.link_request);
+        }
+    }
     e.leave();
     let code = e
         .ops
