@@ -163,10 +163,9 @@ pub fn may_chain_through(ins: &Instruction) -> bool {
     let regs_ok = (0..ins.op_count()).all(|i| {
         ins.op_kind(i) != OpKind::Register || {
             let r = ins.op_register(i);
-            !(r.is_segment_register() && !matches!(ins.mnemonic(), M::Push))
-                && !r.is_cr()
-                && !r.is_dr()
-                && !r.is_tr()
+            let system = r.is_cr() || r.is_dr() || r.is_tr();
+            let segment_load = r.is_segment_register() && ins.mnemonic() != M::Push;
+            !system && !segment_load
         }
     });
     let far =
