@@ -47,6 +47,7 @@ pub struct JitStats {
 pub struct JitEngine {
     region: CodeRegion,
     /// Links of chained exits; they die with the code region's contents.
+    #[allow(clippy::vec_box)] // Boxed: translated code holds each slot's address.
     slots: Vec<Box<ChainSlot>>,
     /// Translated code stores here the link it found empty (see `chain`).
     link_request: Box<Cell<usize>>,

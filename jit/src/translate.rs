@@ -539,6 +539,7 @@ impl Emitter {
 pub struct ChainContext<'a> {
     /// Receives the address of an empty link that was reached (the dispatcher fills it).
     pub link_request: usize,
+    #[allow(clippy::vec_box)] // Boxed: translated code holds each slot's address.
     pub slots: &'a mut Vec<Box<ChainSlot>>,
 }
 
