@@ -211,7 +211,9 @@ def main():
     ap.add_argument("--work-timeout", type=float, default=900)
     ap.add_argument("--exit-timeout", type=float, default=60)
     ap.add_argument("--json", required=True, help="where to write the results")
-    ap.add_argument("--only", default="ringside,qemu,native", help="subset to run")
+    ap.add_argument(
+        "--only", default="ringside,ringside-jit,qemu,native", help="subset to run"
+    )
     a = ap.parse_args()
     if a.runs < 1:
         ap.error("--runs must be at least 1")
@@ -228,8 +230,8 @@ def main():
     if not only:
         ap.error("--only: nothing to run")
     for x in only:
-        if x not in ("ringside", "qemu", "native"):
-            ap.error(f"--only: unknown '{x}' (ringside, qemu, native)")
+        if x not in ("ringside", "ringside-jit", "qemu", "native"):
+            ap.error(f"--only: unknown '{x}' (ringside, ringside-jit, qemu, native)")
     if "qemu" in only and shutil.which(a.qemu) is None:
         sys.exit(f"bench: error: {a.qemu} not found (scripts/install-deps.sh --bench)")
 
@@ -238,6 +240,11 @@ def main():
         "ringside": [
             a.ringside, "--kernel", kernel, "--initrd", initrd, "--append", a.append,
             "-m", a.memory, "--serial", "stdio", "--debugcon", "none", "--no-reboot",
+        ],
+        "ringside-jit": [
+            a.ringside, "--cpu-engine", "jit", "--kernel", kernel, "--initrd", initrd,
+            "--append", a.append, "-m", a.memory, "--serial", "stdio", "--debugcon", "none",
+            "--no-reboot",
         ],
         "qemu": [
             a.qemu, "-accel", "tcg", "-nographic", "-no-reboot", "-m", a.memory,
@@ -312,20 +319,32 @@ def main():
         "workload_ringside_over_native": ratio(
             get("ringside", "workload"), get("native", "workload")
         ),
+        "boot_ringside_jit_over_qemu": ratio(get("ringside-jit", "boot"), get("qemu", "boot")),
+        "workload_ringside_jit_over_qemu": ratio(
+            get("ringside-jit", "workload"), get("qemu", "workload")
+        ),
+        "workload_ringside_jit_over_native": ratio(
+            get("ringside-jit", "workload"), get("native", "workload")
+        ),
         "workload_qemu_over_native": ratio(get("qemu", "workload"), get("native", "workload")),
     }
 
-    cols = [w for w in ("ringside", "qemu", "native") if w in med]
-    heads = {"ringside": "Ringside", "qemu": "QEMU TCG", "native": "native"}
+    cols = [w for w in ("ringside", "ringside-jit", "qemu", "native") if w in med]
+    heads = {
+        "ringside": "Ringside",
+        "ringside-jit": "Ringside JIT",
+        "qemu": "QEMU TCG",
+        "native": "native",
+    }
     print()
     print(f"median of {a.runs} run(s), seconds of host wall-clock time")
-    print(f"{'':24}" + "".join(f"{heads[c]:>12}" for c in cols))
-    print(f"{'boot to shell marker':24}" + "".join(f"{fmt_s(get(c, 'boot')):>12}" for c in cols))
-    print(f"{'workload':24}" + "".join(f"{fmt_s(get(c, 'workload')):>12}" for c in cols))
+    print(f"{'':24}" + "".join(f"{heads[c]:>13}" for c in cols))
+    print(f"{'boot to shell marker':24}" + "".join(f"{fmt_s(get(c, 'boot')):>13}" for c in cols))
+    print(f"{'workload':24}" + "".join(f"{fmt_s(get(c, 'workload')):>13}" for c in cols))
     for s in med[cols[0]]["steps"]:
-        vals = "".join(f"{fmt_s(med[c]['steps'].get(s)):>12}" for c in cols)
+        vals = "".join(f"{fmt_s(med[c]['steps'].get(s)):>13}" for c in cols)
         print(f"{'  ' + s:24}" + vals)
-    print(f"{'CPU time, whole run':24}" + "".join(f"{fmt_s(get(c, 'cpu')):>12}" for c in cols))
+    print(f"{'CPU time, whole run':24}" + "".join(f"{fmt_s(get(c, 'cpu')):>13}" for c in cols))
     print()
     for k, v in ratios.items():
         label = k.replace("_over_", " / ").replace("_", " ")
@@ -349,6 +368,7 @@ def main():
         },
         "commands": {
             "ringside": commands["ringside"],
+            "ringside-jit": commands["ringside-jit"],
             "qemu": commands["qemu"],
             "native": ["BUSYBOX_APPLET_DIR/sh", a.bench_script, "WORKDIR"],
         },

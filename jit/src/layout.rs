@@ -39,3 +39,4 @@ pub const CS_INDEX: i32 = emu_core::cpu::state::CS as i32;
 pub const TLB_READ_TAG: i32 = offset_of!(TlbEntry, read_tag) as i32;
 pub const TLB_WRITE_TAG: i32 = offset_of!(TlbEntry, write_tag) as i32;
 pub const TLB_HOST: i32 = offset_of!(TlbEntry, host) as i32;
+pub const LAZY_EFLAGS: i32 = (LAZY + offset_of!(LazyFlags, eflags)) as i32;

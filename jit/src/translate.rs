@@ -14,7 +14,8 @@
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi, VecAssembler};
 use emu_core::cpu::flags::LazyOp;
-use emu_core::cpu::segment::{ATTR_CODE, ATTR_DC, ATTR_P, ATTR_RW};
+use emu_core::cpu::segment::{ATTR_CODE, ATTR_DB, ATTR_DC, ATTR_P, ATTR_RW};
+use emu_core::cpu::state::{RSP, SS};
 use emu_core::decode::{Block, DecodedInsn};
 use emu_core::mmu::tlb::TLB_ENTRIES;
 use iced_x86::{Code, FlowControl, Instruction, Mnemonic, OpKind, Register};
@@ -35,6 +36,13 @@ enum Alu {
     Test,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shift {
+    Shl,
+    Shr,
+    Sar,
+}
+
 /// A memory operand with 32-bit addressing through 32-bit registers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Mem {
@@ -45,31 +53,127 @@ struct Mem {
     disp: u32,
 }
 
+/// A general register as stored in `CpuState::gpr`: byte offset from RBX and width.
+/// AH-BH are byte 1 of the first four registers; 32-bit writes clear bits 32-63 (as
+/// `set_reg32`), narrower ones leave the rest alone (as `set_reg16`/`set_reg8`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct RegSlot {
+    off: i32,
+    size: u8,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Src {
+    Reg(RegSlot),
+    Imm(u32),
+    Mem(Mem),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dst {
+    Reg(RegSlot),
+    Mem(Mem),
+}
+
 /// How one guest instruction is translated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Form {
-    /// MOV r32, r32.
-    MovRegReg { dst: usize, src: usize },
-    /// MOV r32, imm32.
-    MovRegImm { dst: usize, imm: u32 },
-    /// MOV r32, m32.
-    Load { dst: usize, mem: Mem },
-    /// MOV m32, r32.
-    Store { src: usize, mem: Mem },
+    /// MOV of 1, 2 or 4 bytes between registers, memory and immediates.
+    Mov {
+        size: u8,
+        dst: Dst,
+        src: Src,
+    },
+    /// MOVZX/MOVSX r32 from an 8- or 16-bit register or memory operand.
+    Extend {
+        signed: bool,
+        from: u8,
+        dst: usize,
+        src: Src,
+    },
     /// LEA r32, m (32-bit addressing).
-    Lea { dst: usize, mem: Mem },
+    Lea {
+        dst: usize,
+        mem: Mem,
+    },
     /// ALU r32, r32.
-    AluRegReg { op: Alu, dst: usize, src: usize },
+    AluRegReg {
+        op: Alu,
+        dst: usize,
+        src: usize,
+    },
     /// ALU r32, imm.
-    AluRegImm { op: Alu, dst: usize, imm: u32 },
+    AluRegImm {
+        op: Alu,
+        dst: usize,
+        imm: u32,
+    },
+    /// SHL/SHR/SAR r32 by an immediate (1-31) or by CL.
+    Shift {
+        op: Shift,
+        dst: usize,
+        count: Option<u8>,
+    },
+    /// IMUL r32, r32 and IMUL r32, r32, imm.
+    Imul {
+        dst: usize,
+        src: usize,
+        imm: Option<u32>,
+    },
+    /// INC/DEC r32.
+    IncDec {
+        dec: bool,
+        dst: usize,
+    },
+    /// PUSH r32 / POP r32 with a 32-bit stack.
+    Push {
+        src: usize,
+    },
+    Pop {
+        dst: usize,
+    },
     /// Jcc right after a native ALU instruction whose host flags are still live.
-    JccFused { cc: u8, target: u32 },
+    JccFused {
+        cc: u8,
+        target: u32,
+    },
     /// Calls the interpreter.
     Helper,
 }
 
 fn gpr32(r: Register) -> Option<usize> {
     r.is_gpr32().then(|| r as usize - Register::EAX as usize)
+}
+
+fn reg_slot(r: Register) -> Option<RegSlot> {
+    if r.is_gpr32() {
+        return Some(RegSlot {
+            off: gpr(r as usize - Register::EAX as usize),
+            size: 4,
+        });
+    }
+    if r.is_gpr16() {
+        return Some(RegSlot {
+            off: gpr(r as usize - Register::AX as usize),
+            size: 2,
+        });
+    }
+    if r.is_gpr8() {
+        let n = r as usize - Register::AL as usize;
+        // iced orders AL CL DL BL AH CH DH BH first; SPL.. and R8L.. are 64-bit only.
+        return match n {
+            0..=3 => Some(RegSlot {
+                off: gpr(n),
+                size: 1,
+            }),
+            4..=7 => Some(RegSlot {
+                off: gpr(n - 4) + 1,
+                size: 1,
+            }),
+            _ => None,
+        };
+    }
+    None
 }
 
 fn mem_operand(ins: &Instruction) -> Option<Mem> {
@@ -95,92 +199,144 @@ fn mem_operand(ins: &Instruction) -> Option<Mem> {
 }
 
 fn form_of(ins: &Instruction, flags_live: bool) -> Form {
+    form_of_inner(ins, flags_live).unwrap_or(Form::Helper)
+}
+
+fn form_of_inner(ins: &Instruction, flags_live: bool) -> Option<Form> {
     let reg = |n: u32| {
         (ins.op_kind(n) == OpKind::Register)
             .then(|| gpr32(ins.op_register(n)))
             .flatten()
     };
-    let mem = |n: u32| {
-        (ins.op_kind(n) == OpKind::Memory)
-            .then(|| mem_operand(ins))
-            .flatten()
+    let src = |n: u32| -> Option<Src> {
+        match ins.op_kind(n) {
+            OpKind::Register => reg_slot(ins.op_register(n)).map(Src::Reg),
+            OpKind::Memory => mem_operand(ins).map(Src::Mem),
+            OpKind::Immediate8 | OpKind::Immediate16 | OpKind::Immediate32 => {
+                Some(Src::Imm(ins.immediate(n) as u32))
+            }
+            _ => None,
+        }
     };
-    match ins.code() {
-        Code::Mov_r32_rm32 | Code::Mov_rm32_r32 => {
-            return match (reg(0), reg(1), mem(0), mem(1)) {
-                (Some(dst), Some(src), ..) => Form::MovRegReg { dst, src },
-                (Some(dst), _, _, Some(mem)) => Form::Load { dst, mem },
-                (_, Some(src), Some(mem), _) => Form::Store { src, mem },
-                _ => Form::Helper,
-            };
-        }
-        Code::Mov_r32_imm32 => {
-            return match reg(0) {
-                Some(dst) => Form::MovRegImm {
-                    dst,
-                    imm: ins.immediate32(),
-                },
-                None => Form::Helper,
-            };
-        }
-        Code::Lea_r32_m => {
-            return match (reg(0), mem(1)) {
-                (Some(dst), Some(mem)) => Form::Lea { dst, mem },
-                _ => Form::Helper,
-            };
-        }
-        _ => {}
+    if ins.has_lock_prefix() || ins.has_rep_prefix() || ins.has_repne_prefix() {
+        return None;
     }
-    if ins.flow_control() == FlowControl::ConditionalBranch
-        && ins.mnemonic() != Mnemonic::Jecxz
-        && ins.mnemonic() != Mnemonic::Jcxz
-        && !matches!(
-            ins.mnemonic(),
-            Mnemonic::Loop | Mnemonic::Loope | Mnemonic::Loopne
-        )
-    {
-        if flags_live && ins.condition_code() != iced_x86::ConditionCode::None {
+    let size_of = |s: Src| match s {
+        Src::Reg(r) => Some(r.size),
+        Src::Mem(_) => Some(ins.memory_size().size() as u8),
+        Src::Imm(_) => None,
+    };
+    let form = match ins.mnemonic() {
+        Mnemonic::Mov if ins.op_count() == 2 => {
+            let dst = match src(0)? {
+                Src::Reg(r) => Dst::Reg(r),
+                Src::Mem(m) => Dst::Mem(m),
+                Src::Imm(_) => return None,
+            };
+            let s = src(1)?;
+            let size = match dst {
+                Dst::Reg(r) => r.size,
+                Dst::Mem(_) => size_of(s).unwrap_or(ins.memory_size().size() as u8),
+            };
+            if !matches!(size, 1 | 2 | 4) || size_of(s).is_some_and(|n| n != size) {
+                return None;
+            }
+            Form::Mov { size, dst, src: s }
+        }
+        Mnemonic::Movzx | Mnemonic::Movsx => {
+            let s = src(1)?;
+            let from = size_of(s)?;
+            Form::Extend {
+                signed: ins.mnemonic() == Mnemonic::Movsx,
+                from,
+                dst: reg(0)?,
+                src: s,
+            }
+        }
+        Mnemonic::Lea if ins.code() == Code::Lea_r32_m => Form::Lea {
+            dst: reg(0)?,
+            mem: mem_operand(ins)?,
+        },
+        Mnemonic::Shl | Mnemonic::Sal | Mnemonic::Shr | Mnemonic::Sar => {
+            let op = match ins.mnemonic() {
+                Mnemonic::Shr => Shift::Shr,
+                Mnemonic::Sar => Shift::Sar,
+                _ => Shift::Shl,
+            };
+            let dst = reg(0)?;
+            let count = match ins.op_count() {
+                1 => Some(1),
+                _ if ins.op1_kind() == OpKind::Register => None,
+                _ => Some((ins.immediate(1) & 0x1F) as u8),
+            };
+            // A zero immediate count changes nothing: leave it to the interpreter.
+            if count == Some(0) {
+                return None;
+            }
+            Form::Shift { op, dst, count }
+        }
+        Mnemonic::Imul if ins.op_count() >= 2 => Form::Imul {
+            dst: reg(0)?,
+            src: reg(1)?,
+            imm: (ins.op_count() == 3).then(|| ins.immediate(2) as u32),
+        },
+        Mnemonic::Inc | Mnemonic::Dec => Form::IncDec {
+            dec: ins.mnemonic() == Mnemonic::Dec,
+            dst: reg(0)?,
+        },
+        Mnemonic::Push if ins.code() == Code::Push_r32 => Form::Push { src: reg(0)? },
+        Mnemonic::Pop if ins.code() == Code::Pop_r32 => Form::Pop { dst: reg(0)? },
+        _ if ins.flow_control() == FlowControl::ConditionalBranch => {
+            let jcc = ins.condition_code() != iced_x86::ConditionCode::None
+                && !matches!(
+                    ins.mnemonic(),
+                    Mnemonic::Loop | Mnemonic::Loope | Mnemonic::Loopne
+                );
+            if !(jcc && flags_live) {
+                return None;
+            }
             let t = ins.near_branch_target() as u32;
             let target = if ins.op0_kind() == OpKind::NearBranch16 {
                 t & 0xFFFF
             } else {
                 t
             };
-            return Form::JccFused {
+            Form::JccFused {
                 cc: ins.condition_code() as u8 - 1,
                 target,
-            };
+            }
         }
-        return Form::Helper;
-    }
-    let op = match ins.mnemonic() {
-        Mnemonic::Add => Alu::Add,
-        Mnemonic::Sub => Alu::Sub,
-        Mnemonic::Cmp => Alu::Cmp,
-        Mnemonic::And => Alu::And,
-        Mnemonic::Or => Alu::Or,
-        Mnemonic::Xor => Alu::Xor,
-        Mnemonic::Test => Alu::Test,
-        _ => return Form::Helper,
+        m => {
+            let op = match m {
+                Mnemonic::Add => Alu::Add,
+                Mnemonic::Sub => Alu::Sub,
+                Mnemonic::Cmp => Alu::Cmp,
+                Mnemonic::And => Alu::And,
+                Mnemonic::Or => Alu::Or,
+                Mnemonic::Xor => Alu::Xor,
+                Mnemonic::Test => Alu::Test,
+                _ => return None,
+            };
+            if ins.op_count() != 2 {
+                return None;
+            }
+            let dst = reg(0)?;
+            match ins.op1_kind() {
+                OpKind::Register => Form::AluRegReg {
+                    op,
+                    dst,
+                    src: reg(1)?,
+                },
+                OpKind::Immediate8to32 | OpKind::Immediate32 => Form::AluRegImm {
+                    op,
+                    dst,
+                    imm: ins.immediate(1) as u32,
+                },
+                _ => return None,
+            }
+        }
     };
-    if ins.op_count() != 2 || ins.has_lock_prefix() {
-        return Form::Helper;
-    }
-    let Some(dst) = reg(0) else {
-        return Form::Helper;
-    };
-    match ins.op1_kind() {
-        OpKind::Register => match reg(1) {
-            Some(src) => Form::AluRegReg { op, dst, src },
-            None => Form::Helper,
-        },
-        OpKind::Immediate8to32 | OpKind::Immediate32 => Form::AluRegImm {
-            op,
-            dst,
-            imm: ins.immediate(1) as u32,
-        },
-        _ => Form::Helper,
-    }
+    Some(form)
 }
 
 /// What the translation of a block came to.
@@ -310,30 +466,36 @@ impl Emitter {
         }
     }
 
-    /// The inline part of a 4-byte access at `m.seg`:ESI: if the segment is a present
-    /// expand-up data segment allowing the access, the offset is within its limit, and the
-    /// TLB holds the page for this kind of access with the 4 bytes inside it, RDX = host
-    /// address and control goes on; anything else jumps to the local label `slow`.
-    /// Clobbers RAX, RCX, RDX.
-    fn fast_address(&mut self, m: Mem, write: bool) {
-        let seg = layout::SEG0 + m.seg as i32 * SEG_SIZE;
-        let (mask, want) = if write {
+    /// The inline part of a `size`-byte access at `seg`:ESI: if the segment is a present
+    /// expand-up data segment allowing the access (and, for `stack`, a 32-bit one), the
+    /// offset is within its limit, and the TLB holds the page for this kind of access with
+    /// all bytes inside it, RDX = host address and control goes on; anything else jumps to
+    /// the local label `slow`. Clobbers RAX, RCX, RDX.
+    fn fast_address(&mut self, seg: usize, size: u8, write: bool, stack: bool) {
+        let seg = layout::SEG0 + seg as i32 * SEG_SIZE;
+        let (mut mask, mut want) = if write {
             (ATTR_P | ATTR_CODE | ATTR_DC | ATTR_RW, ATTR_P | ATTR_RW)
         } else {
             (ATTR_P | ATTR_CODE | ATTR_DC, ATTR_P)
         };
+        if stack {
+            mask |= ATTR_DB;
+            want |= ATTR_DB;
+        }
         let tag = if write {
             layout::TLB_WRITE_TAG
         } else {
             layout::TLB_READ_TAG
         };
+        let last = size as i32 - 1;
+        let in_page = 0x1000 - size as i32;
         dynasm!(self.ops
             ; .arch x64
             ; movzx eax, WORD [rbx + seg + layout::SEG_ATTR]
             ; and eax, mask as i32
             ; cmp eax, want as i32
             ; jne >slow
-            ; lea eax, [rsi + 3]
+            ; lea eax, [rsi + last]
             ; cmp eax, esi
             ; jb >slow
             ; cmp eax, DWORD [rbx + seg + layout::SEG_LIMIT]
@@ -350,7 +512,7 @@ impl Emitter {
             ; jne >slow
             ; mov edx, eax
             ; and edx, 0xFFF
-            ; cmp edx, 0xFFC
+            ; cmp edx, in_page
             ; ja >slow
             ; mov rcx, QWORD [r13 + rcx + layout::TLB_HOST]
             ; add rcx, r12
@@ -358,58 +520,259 @@ impl Emitter {
         );
     }
 
-    fn load(&mut self, d: &DecodedInsn, dst: usize, m: Mem) {
-        self.effective_offset(m);
-        self.fast_address(m, false);
+    /// The slow path of a native instruction and the join after its fast path: the
+    /// interpreter runs the whole instruction (see `helpers::step_slow`).
+    fn slow_path_and_join(&mut self, d: &DecodedInsn) {
         let exit = self.exit;
-        // (Not named `rip`: dynasm would read that as the register.)
-        let insn_eip = d.instr.ip() as u32 as i32;
+        let insn = d as *const DecodedInsn as i64;
         let pending = self.uncounted;
         dynasm!(self.ops
             ; .arch x64
-            ; mov eax, DWORD [rdx]
             ; jmp >done
             ; slow:
             ; mov rdi, rbx
-            ; mov edx, m.seg as i32
-            ; mov ecx, insn_eip
-            ; mov r8d, pending
+            ; mov rsi, QWORD insn
+            ; mov edx, pending
         );
-        self.call(helpers::load32 as extern "sysv64" fn(_, _, _, _, _) -> u64 as usize);
-        dynasm!(self.ops
-            ; .arch x64
-            ; mov rcx, rax
-            ; shr rcx, 32
-            ; jnz extern exit
-            ; done:
-            ; mov QWORD [rbx + gpr(dst)], rax
-        );
-    }
-
-    fn store(&mut self, d: &DecodedInsn, src: usize, m: Mem) {
-        self.effective_offset(m);
-        self.fast_address(m, true);
-        let exit = self.exit;
-        let rips = (d.instr.ip() as u32 as i64) | ((d.next_rip as i64) << 32);
-        let pending = self.uncounted;
-        dynasm!(self.ops
-            ; .arch x64
-            ; mov eax, DWORD [rbx + gpr(src)]
-            ; mov DWORD [rdx], eax
-            ; jmp >done
-            ; slow:
-            ; mov rdi, rbx
-            ; mov edx, m.seg as i32
-            ; mov ecx, DWORD [rbx + gpr(src)]
-            ; mov r8, QWORD rips
-            ; mov r9d, pending
-        );
-        self.call(helpers::store32 as extern "sysv64" fn(_, _, _, _, _, _) -> u32 as usize);
+        self.call(helpers::step_slow as extern "sysv64" fn(_, _, _) -> u32 as usize);
         dynasm!(self.ops
             ; .arch x64
             ; test eax, eax
             ; jnz extern exit
             ; done:
+        );
+    }
+
+    /// EAX = the zero-extended `size`-byte value at host address RDX.
+    fn load_host(&mut self, size: u8) {
+        match size {
+            1 => dynasm!(self.ops ; .arch x64 ; movzx eax, BYTE [rdx]),
+            2 => dynasm!(self.ops ; .arch x64 ; movzx eax, WORD [rdx]),
+            _ => dynasm!(self.ops ; .arch x64 ; mov eax, DWORD [rdx]),
+        }
+    }
+
+    /// EAX = the zero-extended register or immediate (not memory).
+    fn load_value(&mut self, src: Src) {
+        match src {
+            Src::Reg(r) => match r.size {
+                1 => dynasm!(self.ops ; .arch x64 ; movzx eax, BYTE [rbx + r.off]),
+                2 => dynasm!(self.ops ; .arch x64 ; movzx eax, WORD [rbx + r.off]),
+                _ => dynasm!(self.ops ; .arch x64 ; mov eax, DWORD [rbx + r.off]),
+            },
+            Src::Imm(v) => dynasm!(self.ops ; .arch x64 ; mov eax, v as i32),
+            Src::Mem(_) => unreachable!("memory sources go through `fast_address`"),
+        }
+    }
+
+    /// The register gets EAX (`set_reg32` clears the upper half; narrower writes merge).
+    fn store_reg(&mut self, r: RegSlot) {
+        match r.size {
+            1 => dynasm!(self.ops ; .arch x64 ; mov BYTE [rbx + r.off], al),
+            2 => dynasm!(self.ops ; .arch x64 ; mov WORD [rbx + r.off], ax),
+            _ => dynasm!(self.ops ; .arch x64 ; mov QWORD [rbx + r.off], rax),
+        }
+    }
+
+    /// EAX = the operand, then `then` with the value in EAX. Memory operands get the
+    /// fast path with the interpreter as the slow path for the whole instruction.
+    fn with_source(&mut self, d: &DecodedInsn, src: Src, size: u8, then: impl FnOnce(&mut Self)) {
+        match src {
+            Src::Mem(m) => {
+                self.effective_offset(m);
+                self.fast_address(m.seg, size, false, false);
+                self.load_host(size);
+                then(self);
+                self.slow_path_and_join(d);
+            }
+            _ => {
+                self.load_value(src);
+                then(self);
+            }
+        }
+    }
+
+    fn mov(&mut self, d: &DecodedInsn, size: u8, dst: Dst, src: Src) {
+        match dst {
+            Dst::Reg(r) => self.with_source(d, src, size, |e| e.store_reg(r)),
+            Dst::Mem(m) => {
+                self.effective_offset(m);
+                self.fast_address(m.seg, size, true, false);
+                self.load_value(src);
+                match size {
+                    1 => dynasm!(self.ops ; .arch x64 ; mov BYTE [rdx], al),
+                    2 => dynasm!(self.ops ; .arch x64 ; mov WORD [rdx], ax),
+                    _ => dynasm!(self.ops ; .arch x64 ; mov DWORD [rdx], eax),
+                }
+                self.slow_path_and_join(d);
+            }
+        }
+    }
+
+    fn push(&mut self, d: &DecodedInsn, src: usize) {
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov esi, DWORD [rbx + gpr(RSP)]
+            ; sub esi, 4
+        );
+        self.fast_address(SS, 4, true, true);
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov eax, DWORD [rbx + gpr(src)]
+            ; mov DWORD [rdx], eax
+            ; mov QWORD [rbx + gpr(RSP)], rsi
+        );
+        self.slow_path_and_join(d);
+    }
+
+    fn pop(&mut self, d: &DecodedInsn, dst: usize) {
+        dynasm!(self.ops ; .arch x64 ; mov esi, DWORD [rbx + gpr(RSP)]);
+        self.fast_address(SS, 4, false, true);
+        // ESP moves first: POP ESP leaves the popped value in ESP.
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov eax, DWORD [rdx]
+            ; add esi, 4
+            ; mov QWORD [rbx + gpr(RSP)], rsi
+            ; mov QWORD [rbx + gpr(dst)], rax
+        );
+        self.slow_path_and_join(d);
+    }
+
+    /// Replaces the six arithmetic flags with the bits in EAX (as `LazyFlags::set_eflags`
+    /// after a shift or multiply computed all of them). Clobbers ESI.
+    fn set_arith_flags(&mut self) {
+        let keep = !emu_core::cpu::flags::ARITH as i32;
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov esi, DWORD [rbx + layout::LAZY_EFLAGS]
+            ; and esi, keep
+            ; or esi, eax
+            ; mov DWORD [rbx + layout::LAZY_EFLAGS], esi
+            ; mov DWORD [rbx + layout::LAZY_OP], LazyOp::Idle as i32
+        );
+    }
+
+    /// SHL/SHR/SAR r32, as `ops_shift::shift`: CF the last bit out, OF the SDM's count-1
+    /// rule for every count (SHL: MSB xor CF, SHR: the old MSB, SAR: 0), SZP from the
+    /// result, AF cleared. A zero CL count changes nothing.
+    fn shift(&mut self, op: Shift, dst: usize, count: Option<u8>) {
+        dynasm!(self.ops ; .arch x64 ; mov edi, DWORD [rbx + gpr(dst)] ; mov edx, edi);
+        match count {
+            Some(c) => match op {
+                Shift::Shl => dynasm!(self.ops ; .arch x64 ; shl edx, c as i8),
+                Shift::Shr => dynasm!(self.ops ; .arch x64 ; shr edx, c as i8),
+                Shift::Sar => dynasm!(self.ops ; .arch x64 ; sar edx, c as i8),
+            },
+            None => {
+                dynasm!(self.ops
+                    ; .arch x64
+                    ; movzx ecx, BYTE [rbx + gpr(1)]
+                    ; and ecx, 0x1F
+                    ; jz >unchanged
+                );
+                match op {
+                    Shift::Shl => dynasm!(self.ops ; .arch x64 ; shl edx, cl),
+                    Shift::Shr => dynasm!(self.ops ; .arch x64 ; shr edx, cl),
+                    Shift::Sar => dynasm!(self.ops ; .arch x64 ; sar edx, cl),
+                }
+            }
+        }
+        // LAHF: SF ZF - AF - PF - CF in AH; AF is undefined after a shift: keep SF ZF PF CF.
+        dynasm!(self.ops
+            ; .arch x64
+            ; lahf
+            ; movzx eax, ah
+            ; and eax, 0xC5
+        );
+        match op {
+            Shift::Shl => dynasm!(self.ops
+                ; .arch x64
+                ; mov ecx, edx
+                ; shr ecx, 31
+                ; xor ecx, eax
+                ; and ecx, 1
+                ; shl ecx, 11
+                ; or eax, ecx
+            ),
+            Shift::Shr => dynasm!(self.ops
+                ; .arch x64
+                ; mov ecx, edi
+                ; shr ecx, 31
+                ; shl ecx, 11
+                ; or eax, ecx
+            ),
+            Shift::Sar => {}
+        }
+        self.set_arith_flags();
+        dynasm!(self.ops ; .arch x64 ; mov QWORD [rbx + gpr(dst)], rdx);
+        if count.is_none() {
+            dynasm!(self.ops ; .arch x64 ; unchanged:);
+        }
+    }
+
+    /// IMUL r32, r32[, imm], as `alu::imul`: CF = OF = the product does not fit 32 bits,
+    /// SZP from the low half, AF cleared.
+    fn imul(&mut self, dst: usize, src: usize, imm: Option<u32>) {
+        match imm {
+            Some(v) => dynasm!(self.ops
+                ; .arch x64
+                ; imul edx, DWORD [rbx + gpr(src)], v as i32
+            ),
+            None => dynasm!(self.ops
+                ; .arch x64
+                ; mov edx, DWORD [rbx + gpr(dst)]
+                ; imul edx, DWORD [rbx + gpr(src)]
+            ),
+        }
+        dynasm!(self.ops
+            ; .arch x64
+            ; seto cl
+            ; movzx ecx, cl
+            ; imul ecx, ecx, 0x801
+            ; test edx, edx
+            ; lahf
+            ; movzx eax, ah
+            ; and eax, 0xC4
+            ; or eax, ecx
+        );
+        self.set_arith_flags();
+        dynasm!(self.ops ; .arch x64 ; mov QWORD [rbx + gpr(dst)], rdx);
+    }
+
+    /// INC/DEC r32, as `alu::inc`/`alu::dec`: CF is folded into `eflags` from the current
+    /// flags (the host's, when a native ALU op just set them), then an Inc/Dec record.
+    fn inc_dec(&mut self, dec: bool, dst: usize) {
+        if self.flags_live {
+            dynasm!(self.ops
+                ; .arch x64
+                ; setc cl
+                ; movzx ecx, cl
+                ; mov eax, DWORD [rbx + layout::LAZY_EFLAGS]
+                ; and eax, !1
+                ; or eax, ecx
+                ; mov DWORD [rbx + layout::LAZY_EFLAGS], eax
+            );
+        } else {
+            dynasm!(self.ops ; .arch x64 ; mov rdi, rbx);
+            self.call(helpers::fold_carry as extern "sysv64" fn(_) as usize);
+        }
+        let (op, delta) = if dec {
+            (LazyOp::Dec, -1)
+        } else {
+            (LazyOp::Inc, 1)
+        };
+        let op_and_size = (op as u32 as i64) | (4i64 << 32);
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov eax, DWORD [rbx + gpr(dst)]
+            ; lea edx, [rax + delta]
+            ; mov DWORD [rbx + layout::LAZY_SRC1], eax
+            ; mov DWORD [rbx + layout::LAZY_SRC2], 1
+            ; mov DWORD [rbx + layout::LAZY_RES], edx
+            ; mov rsi, QWORD op_and_size
+            ; mov QWORD [rbx + layout::LAZY_OP], rsi
+            ; mov QWORD [rbx + gpr(dst)], rdx
         );
     }
 
@@ -475,26 +838,28 @@ impl Emitter {
 
     /// Emits one natively translated instruction.
     fn native(&mut self, d: &DecodedInsn, form: Form) {
+        // MOVs between registers and immediates leave the host flags alone.
         let mut flags_live = false;
         match form {
-            Form::MovRegReg { dst, src } => {
-                dynasm!(self.ops
-                    ; .arch x64
-                    ; mov eax, DWORD [rbx + gpr(src)]
-                    ; mov QWORD [rbx + gpr(dst)], rax
-                );
-                flags_live = self.flags_live;
+            Form::Mov { size, dst, src } => {
+                if matches!((dst, src), (Dst::Reg(_), Src::Reg(_) | Src::Imm(_))) {
+                    flags_live = self.flags_live;
+                }
+                self.mov(d, size, dst, src);
             }
-            Form::MovRegImm { dst, imm } => {
-                dynasm!(self.ops
-                    ; .arch x64
-                    ; mov eax, imm as i32
-                    ; mov QWORD [rbx + gpr(dst)], rax
-                );
-                flags_live = self.flags_live;
-            }
-            Form::Load { dst, mem } => self.load(d, dst, mem),
-            Form::Store { src, mem } => self.store(d, src, mem),
+            Form::Extend {
+                signed,
+                from,
+                dst,
+                src,
+            } => self.with_source(d, src, from, |e| {
+                match (signed, from) {
+                    (true, 1) => dynasm!(e.ops ; .arch x64 ; movsx eax, al),
+                    (true, _) => dynasm!(e.ops ; .arch x64 ; movsx eax, ax),
+                    _ => {}
+                }
+                dynasm!(e.ops ; .arch x64 ; mov QWORD [rbx + gpr(dst)], rax);
+            }),
             Form::Lea { dst, mem } => {
                 self.effective_offset(mem);
                 dynasm!(self.ops ; .arch x64 ; mov QWORD [rbx + gpr(dst)], rsi);
@@ -523,6 +888,11 @@ impl Emitter {
                 }
                 flags_live = true;
             }
+            Form::Shift { op, dst, count } => self.shift(op, dst, count),
+            Form::Imul { dst, src, imm } => self.imul(dst, src, imm),
+            Form::IncDec { dec, dst } => self.inc_dec(dec, dst),
+            Form::Push { src } => self.push(d, src),
+            Form::Pop { dst } => self.pop(d, dst),
             Form::JccFused { cc, target } => self.jcc_fused(d, cc, target),
             Form::Helper => unreachable!("helpers are emitted by `helper`"),
         }
@@ -532,9 +902,6 @@ impl Emitter {
     }
 }
 
-/// Host code for `block`, to be placed at `base`; blocks leave through `exit` (the
-/// trampoline's epilogue). The code points into `block.insns`, so it is valid only while
-/// the block lives: the engine stores it in `block.native` and nowhere else.
 /// Where chained exits keep their links.
 pub struct ChainContext<'a> {
     /// Receives the address of an empty link that was reached (the dispatcher fills it).
