@@ -19,7 +19,7 @@ use crate::translate::{translate_block, ChainContext, TranslationStats};
 const MAX_GUESS: usize = 4096;
 
 /// Default bound of the code region (`--jit-cache-mb`).
-pub const DEFAULT_CACHE_MB: usize = 64;
+pub const DEFAULT_CACHE_MB: usize = 256;
 
 /// The trampoline: `enter(cpu, code, ram, tlb_set, end, requests)` saves the callee-saved
 /// registers, puts the `Cpu` pointer in RBX, the host address of guest RAM in R12, the TLB

@@ -96,17 +96,22 @@ enum Form {
         dst: usize,
         mem: Mem,
     },
-    /// ALU r32, r32.
-    AluRegReg {
+    /// ADD/SUB/CMP/AND/OR/XOR/TEST of 1, 2 or 4 bytes on registers, memory, immediates.
+    Alu {
         op: Alu,
+        size: u8,
+        dst: Dst,
+        src: Src,
+    },
+    /// SETcc r8 / CMOVcc r32, r32 on flags the translator can put in the host flags.
+    Setcc {
+        cc: u8,
+        dst: RegSlot,
+    },
+    Cmovcc {
+        cc: u8,
         dst: usize,
         src: usize,
-    },
-    /// ALU r32, imm.
-    AluRegImm {
-        op: Alu,
-        dst: usize,
-        imm: u32,
     },
     /// SHL/SHR/SAR r32 by an immediate (1-31) or by CL.
     Shift {
@@ -132,7 +137,7 @@ enum Form {
     Pop {
         dst: usize,
     },
-    /// Jcc right after a native ALU instruction whose host flags are still live.
+    /// Jcc on flags the translator can put in the host flags (see `Emitter::host_flags`).
     JccFused {
         cc: u8,
         target: u32,
@@ -198,11 +203,13 @@ fn mem_operand(ins: &Instruction) -> Option<Mem> {
     })
 }
 
-fn form_of(ins: &Instruction, flags_live: bool) -> Form {
-    form_of_inner(ins, flags_live).unwrap_or(Form::Helper)
+/// `flags_known`: the translator can reproduce the guest's arithmetic flags in the host
+/// flags at this point (so Jcc/SETcc/CMOVcc can be native).
+fn form_of(ins: &Instruction, flags_known: bool) -> Form {
+    form_of_inner(ins, flags_known).unwrap_or(Form::Helper)
 }
 
-fn form_of_inner(ins: &Instruction, flags_live: bool) -> Option<Form> {
+fn form_of_inner(ins: &Instruction, flags_known: bool) -> Option<Form> {
     let reg = |n: u32| {
         (ins.op_kind(n) == OpKind::Register)
             .then(|| gpr32(ins.op_register(n)))
@@ -292,7 +299,7 @@ fn form_of_inner(ins: &Instruction, flags_live: bool) -> Option<Form> {
                     ins.mnemonic(),
                     Mnemonic::Loop | Mnemonic::Loope | Mnemonic::Loopne
                 );
-            if !(jcc && flags_live) {
+            if !(jcc && flags_known) {
                 return None;
             }
             let t = ins.near_branch_target() as u32;
@@ -304,6 +311,51 @@ fn form_of_inner(ins: &Instruction, flags_live: bool) -> Option<Form> {
             Form::JccFused {
                 cc: ins.condition_code() as u8 - 1,
                 target,
+            }
+        }
+        m if flags_known && ins.condition_code() != iced_x86::ConditionCode::None => {
+            let cc = ins.condition_code() as u8 - 1;
+            match m {
+                Mnemonic::Seto
+                | Mnemonic::Setno
+                | Mnemonic::Setb
+                | Mnemonic::Setae
+                | Mnemonic::Sete
+                | Mnemonic::Setne
+                | Mnemonic::Setbe
+                | Mnemonic::Seta
+                | Mnemonic::Sets
+                | Mnemonic::Setns
+                | Mnemonic::Setp
+                | Mnemonic::Setnp
+                | Mnemonic::Setl
+                | Mnemonic::Setge
+                | Mnemonic::Setle
+                | Mnemonic::Setg => match src(0)? {
+                    Src::Reg(r) if r.size == 1 => Form::Setcc { cc, dst: r },
+                    _ => return None,
+                },
+                Mnemonic::Cmovo
+                | Mnemonic::Cmovno
+                | Mnemonic::Cmovb
+                | Mnemonic::Cmovae
+                | Mnemonic::Cmove
+                | Mnemonic::Cmovne
+                | Mnemonic::Cmovbe
+                | Mnemonic::Cmova
+                | Mnemonic::Cmovs
+                | Mnemonic::Cmovns
+                | Mnemonic::Cmovp
+                | Mnemonic::Cmovnp
+                | Mnemonic::Cmovl
+                | Mnemonic::Cmovge
+                | Mnemonic::Cmovle
+                | Mnemonic::Cmovg => Form::Cmovcc {
+                    cc,
+                    dst: reg(0)?,
+                    src: reg(1)?,
+                },
+                _ => return None,
             }
         }
         m => {
@@ -320,19 +372,31 @@ fn form_of_inner(ins: &Instruction, flags_live: bool) -> Option<Form> {
             if ins.op_count() != 2 {
                 return None;
             }
-            let dst = reg(0)?;
-            match ins.op1_kind() {
-                OpKind::Register => Form::AluRegReg {
-                    op,
-                    dst,
-                    src: reg(1)?,
-                },
-                OpKind::Immediate8to32 | OpKind::Immediate32 => Form::AluRegImm {
-                    op,
-                    dst,
-                    imm: ins.immediate(1) as u32,
-                },
-                _ => return None,
+            let dst = match src(0)? {
+                Src::Reg(r) => Dst::Reg(r),
+                Src::Mem(m) => Dst::Mem(m),
+                Src::Imm(_) => return None,
+            };
+            let size = match dst {
+                Dst::Reg(r) => r.size,
+                Dst::Mem(_) => ins.memory_size().size() as u8,
+            };
+            let s = match ins.op1_kind() {
+                OpKind::Immediate8
+                | OpKind::Immediate16
+                | OpKind::Immediate32
+                | OpKind::Immediate8to16
+                | OpKind::Immediate8to32 => Src::Imm(ins.immediate(1) as u32),
+                _ => src(1)?,
+            };
+            if !matches!(size, 1 | 2 | 4) || size_of(s).is_some_and(|n| n != size) {
+                return None;
+            }
+            Form::Alu {
+                op,
+                size,
+                dst,
+                src: s,
             }
         }
     };
@@ -357,8 +421,12 @@ struct Emitter {
     uncounted: i32,
     /// RIP is not yet written for the instructions run natively since the last sync.
     rip_stale: bool,
-    /// The host flags hold the flags of the last guest instruction (a native ALU op).
+    /// The host flags hold the guest's arithmetic flags (a native ALU op set them and
+    /// nothing since clobbered them).
     flags_live: bool,
+    /// The lazy-flags record was written by a native ALU op of this kind and size, so the
+    /// host flags can be recomputed from it.
+    flags_record: Option<(Alu, u8)>,
 }
 
 impl Emitter {
@@ -392,6 +460,7 @@ impl Emitter {
 
     fn helper(&mut self, d: &DecodedInsn) {
         self.sync(d.instr.ip() as u32);
+        self.flags_record = None;
         let insn = d as *const DecodedInsn as i64;
         let exit = self.exit;
         dynasm!(self.ops
@@ -408,14 +477,15 @@ impl Emitter {
     }
 
     /// Writes the lazy-flags record exactly as `emu_core::interp::alu` does: operands in
-    /// EAX/ECX, result in EDX. Only MOVs: the host flags survive.
-    fn record_flags(&mut self, op: Alu) {
+    /// EAX/ECX, result in EDX (all 32-bit, as the interpreter computes them at every size).
+    /// Only MOVs: the host flags survive.
+    fn record_flags(&mut self, op: Alu, size: u8) {
         let (lazy, keep_operands) = match op {
             Alu::Add => (LazyOp::Add, true),
             Alu::Sub | Alu::Cmp => (LazyOp::Sub, true),
             Alu::And | Alu::Or | Alu::Xor | Alu::Test => (LazyOp::Logic, false),
         };
-        let op_and_size = (lazy as u32 as i64) | (4i64 << 32);
+        let op_and_size = (lazy as u32 as i64) | ((size as i64) << 32);
         if keep_operands {
             dynasm!(self.ops
                 ; .arch x64
@@ -437,8 +507,9 @@ impl Emitter {
         );
     }
 
-    /// EDX = EAX op ECX, with the host flags of the operation left live.
-    fn alu(&mut self, op: Alu) {
+    /// EDX = EAX op ECX (zero-extended operands, 32-bit result as the interpreter keeps
+    /// it), the lazy record written, and the host flags those of the `size`-byte operation.
+    fn alu(&mut self, op: Alu, size: u8) {
         dynasm!(self.ops ; .arch x64 ; mov edx, eax);
         match op {
             Alu::Add => dynasm!(self.ops ; .arch x64 ; add edx, ecx),
@@ -447,7 +518,119 @@ impl Emitter {
             Alu::Or => dynasm!(self.ops ; .arch x64 ; or edx, ecx),
             Alu::Xor => dynasm!(self.ops ; .arch x64 ; xor edx, ecx),
         }
-        self.record_flags(op);
+        // Narrow operations: the host flags of the 32-bit op are wrong; redo it at size.
+        match (op, size) {
+            (_, 4) => {}
+            (Alu::Add, 1) => dynasm!(self.ops ; .arch x64 ; mov r8d, eax ; add r8b, cl),
+            (Alu::Add, _) => dynasm!(self.ops ; .arch x64 ; mov r8d, eax ; add r8w, cx),
+            (Alu::Sub | Alu::Cmp, 1) => dynasm!(self.ops ; .arch x64 ; cmp al, cl),
+            (Alu::Sub | Alu::Cmp, _) => dynasm!(self.ops ; .arch x64 ; cmp ax, cx),
+            (_, 1) => dynasm!(self.ops ; .arch x64 ; test dl, dl),
+            (_, _) => dynasm!(self.ops ; .arch x64 ; test dx, dx),
+        }
+        self.record_flags(op, size);
+    }
+
+    /// Makes the host flags the guest's: they already are, or they are recomputed from the
+    /// lazy record a native ALU op of this block wrote. Callers check `flags_known` first.
+    fn host_flags(&mut self) {
+        if self.flags_live {
+            return;
+        }
+        let (op, size) = self.flags_record.expect("flags are known");
+        match (op, size) {
+            (Alu::Add, 4) => dynasm!(self.ops ; .arch x64
+                ; mov eax, DWORD [rbx + layout::LAZY_SRC1] ; add eax, DWORD [rbx + layout::LAZY_SRC2]),
+            (Alu::Add, 2) => dynasm!(self.ops ; .arch x64
+                ; mov eax, DWORD [rbx + layout::LAZY_SRC1] ; add ax, WORD [rbx + layout::LAZY_SRC2]),
+            (Alu::Add, _) => dynasm!(self.ops ; .arch x64
+                ; mov eax, DWORD [rbx + layout::LAZY_SRC1] ; add al, BYTE [rbx + layout::LAZY_SRC2]),
+            (Alu::Sub | Alu::Cmp, 4) => dynasm!(self.ops ; .arch x64
+                ; mov eax, DWORD [rbx + layout::LAZY_SRC1] ; cmp eax, DWORD [rbx + layout::LAZY_SRC2]),
+            (Alu::Sub | Alu::Cmp, 2) => dynasm!(self.ops ; .arch x64
+                ; mov eax, DWORD [rbx + layout::LAZY_SRC1] ; cmp ax, WORD [rbx + layout::LAZY_SRC2]),
+            (Alu::Sub | Alu::Cmp, _) => dynasm!(self.ops ; .arch x64
+                ; mov eax, DWORD [rbx + layout::LAZY_SRC1] ; cmp al, BYTE [rbx + layout::LAZY_SRC2]),
+            (_, 4) => dynasm!(self.ops ; .arch x64
+                ; mov eax, DWORD [rbx + layout::LAZY_RES] ; test eax, eax),
+            (_, 2) => dynasm!(self.ops ; .arch x64
+                ; mov eax, DWORD [rbx + layout::LAZY_RES] ; test ax, ax),
+            (_, _) => dynasm!(self.ops ; .arch x64
+                ; mov eax, DWORD [rbx + layout::LAZY_RES] ; test al, al),
+        }
+        self.flags_live = true;
+    }
+
+    fn flags_known(&self) -> bool {
+        self.flags_live || self.flags_record.is_some()
+    }
+
+    /// ADD/SUB/CMP/AND/OR/XOR/TEST, as `ops_alu::binop` (and `test`): both operands read,
+    /// the result written back except for CMP/TEST, then the flag record.
+    fn alu_form(&mut self, d: &DecodedInsn, op: Alu, size: u8, dst: Dst, src: Src) {
+        let writes = !matches!(op, Alu::Cmp | Alu::Test);
+        match dst {
+            Dst::Reg(r) => self.with_source(d, src, size, |e| {
+                dynasm!(e.ops ; .arch x64 ; mov ecx, eax);
+                e.load_value(Src::Reg(r));
+                e.alu(op, size);
+                if writes {
+                    dynasm!(e.ops ; .arch x64 ; mov eax, edx);
+                    e.store_reg(r);
+                }
+            }),
+            Dst::Mem(m) => {
+                self.effective_offset(m);
+                self.fast_address(m.seg, size, writes, false);
+                dynasm!(self.ops ; .arch x64 ; mov rdi, rdx);
+                self.load_value(src);
+                dynasm!(self.ops ; .arch x64 ; mov ecx, eax ; mov rdx, rdi);
+                self.load_host(size);
+                self.alu(op, size);
+                if writes {
+                    match size {
+                        1 => dynasm!(self.ops ; .arch x64 ; mov BYTE [rdi], dl),
+                        2 => dynasm!(self.ops ; .arch x64 ; mov WORD [rdi], dx),
+                        _ => dynasm!(self.ops ; .arch x64 ; mov DWORD [rdi], edx),
+                    }
+                }
+                self.slow_path_and_join(d);
+            }
+        }
+    }
+
+    /// SETcc r8 and CMOVcc r32, r32 on the host flags.
+    fn setcc(&mut self, cc: u8, dst: RegSlot) {
+        self.host_flags();
+        macro_rules! set {
+            ($($n:literal => $i:ident),*) => {
+                match cc {
+                    $($n => dynasm!(self.ops ; .arch x64 ; $i al),)*
+                    _ => unreachable!("condition codes are 4 bits"),
+                }
+            };
+        }
+        set!(0 => seto, 1 => setno, 2 => setb, 3 => setae, 4 => sete, 5 => setne, 6 => setbe,
+            7 => seta, 8 => sets, 9 => setns, 10 => setp, 11 => setnp, 12 => setl, 13 => setge,
+            14 => setle, 15 => setg);
+        dynasm!(self.ops ; .arch x64 ; mov BYTE [rbx + dst.off], al);
+    }
+
+    fn cmovcc(&mut self, cc: u8, dst: usize, src: usize) {
+        self.host_flags();
+        dynasm!(self.ops ; .arch x64 ; mov eax, DWORD [rbx + gpr(dst)]);
+        macro_rules! cmov {
+            ($($n:literal => $i:ident),*) => {
+                match cc {
+                    $($n => dynasm!(self.ops ; .arch x64 ; $i eax, DWORD [rbx + gpr(src)]),)*
+                    _ => unreachable!("condition codes are 4 bits"),
+                }
+            };
+        }
+        cmov!(0 => cmovo, 1 => cmovno, 2 => cmovb, 3 => cmovae, 4 => cmove, 5 => cmovne,
+            6 => cmovbe, 7 => cmova, 8 => cmovs, 9 => cmovns, 10 => cmovp, 11 => cmovnp,
+            12 => cmovl, 13 => cmovge, 14 => cmovle, 15 => cmovg);
+        dynasm!(self.ops ; .arch x64 ; mov QWORD [rbx + gpr(dst)], rax);
     }
 
     /// ESI = the operand's offset (effective address before segmentation).
@@ -780,6 +963,7 @@ impl Emitter {
     /// limit (else let the interpreter raise #GP) and leave with RIP = target. Not taken:
     /// fall through to the block's end.
     fn jcc_fused(&mut self, d: &DecodedInsn, cc: u8, target: u32) {
+        self.host_flags();
         macro_rules! jcc_to_taken {
             ($($n:literal => $j:ident),*) => {
                 match cc {
@@ -838,12 +1022,14 @@ impl Emitter {
 
     /// Emits one natively translated instruction.
     fn native(&mut self, d: &DecodedInsn, form: Form) {
-        // MOVs between registers and immediates leave the host flags alone.
-        let mut flags_live = false;
+        // What the instruction leaves of the host flags and of the known flag record.
+        let mut live = false;
+        let mut record = self.flags_record;
         match form {
             Form::Mov { size, dst, src } => {
+                // Register and immediate MOVs are plain host MOVs; memory ones check.
                 if matches!((dst, src), (Dst::Reg(_), Src::Reg(_) | Src::Imm(_))) {
-                    flags_live = self.flags_live;
+                    live = self.flags_live;
                 }
                 self.mov(d, size, dst, src);
             }
@@ -864,33 +1050,36 @@ impl Emitter {
                 self.effective_offset(mem);
                 dynasm!(self.ops ; .arch x64 ; mov QWORD [rbx + gpr(dst)], rsi);
             }
-            Form::AluRegReg { op, dst, src } => {
-                dynasm!(self.ops
-                    ; .arch x64
-                    ; mov eax, DWORD [rbx + gpr(dst)]
-                    ; mov ecx, DWORD [rbx + gpr(src)]
-                );
-                self.alu(op);
-                if !matches!(op, Alu::Cmp | Alu::Test) {
-                    dynasm!(self.ops ; .arch x64 ; mov QWORD [rbx + gpr(dst)], rdx);
+            Form::Alu { op, size, dst, src } => {
+                self.alu_form(d, op, size, dst, src);
+                live = true;
+                record = Some((op, size));
+                if matches!(dst, Dst::Mem(_)) || matches!(src, Src::Mem(_)) {
+                    // The join after the slow path: the interpreter left the flags in
+                    // the record only.
+                    live = false;
                 }
-                flags_live = true;
             }
-            Form::AluRegImm { op, dst, imm } => {
-                dynasm!(self.ops
-                    ; .arch x64
-                    ; mov eax, DWORD [rbx + gpr(dst)]
-                    ; mov ecx, imm as i32
-                );
-                self.alu(op);
-                if !matches!(op, Alu::Cmp | Alu::Test) {
-                    dynasm!(self.ops ; .arch x64 ; mov QWORD [rbx + gpr(dst)], rdx);
-                }
-                flags_live = true;
+            Form::Setcc { cc, dst } => {
+                self.setcc(cc, dst);
+                live = true;
             }
-            Form::Shift { op, dst, count } => self.shift(op, dst, count),
-            Form::Imul { dst, src, imm } => self.imul(dst, src, imm),
-            Form::IncDec { dec, dst } => self.inc_dec(dec, dst),
+            Form::Cmovcc { cc, dst, src } => {
+                self.cmovcc(cc, dst, src);
+                live = true;
+            }
+            Form::Shift { op, dst, count } => {
+                self.shift(op, dst, count);
+                record = None;
+            }
+            Form::Imul { dst, src, imm } => {
+                self.imul(dst, src, imm);
+                record = None;
+            }
+            Form::IncDec { dec, dst } => {
+                self.inc_dec(dec, dst);
+                record = None;
+            }
             Form::Push { src } => self.push(d, src),
             Form::Pop { dst } => self.pop(d, dst),
             Form::JccFused { cc, target } => self.jcc_fused(d, cc, target),
@@ -898,7 +1087,8 @@ impl Emitter {
         }
         self.uncounted += 1;
         self.rip_stale = true;
-        self.flags_live = flags_live;
+        self.flags_live = live;
+        self.flags_record = record;
     }
 }
 
@@ -922,10 +1112,11 @@ pub fn translate_block(
         uncounted: 0,
         rip_stale: false,
         flags_live: false,
+        flags_record: None,
     };
     let mut stats = TranslationStats::default();
     for d in block.insns.iter() {
-        match form_of(&d.instr, e.flags_live) {
+        match form_of(&d.instr, e.flags_known()) {
             Form::Helper => {
                 e.helper(d);
                 stats.helper += 1;
