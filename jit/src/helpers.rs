@@ -33,3 +33,14 @@ pub extern "sysv64" fn fold_carry(cpu: &mut Cpu) {
     let cf = f.cf() as u32;
     f.eflags = (f.eflags & !emu_core::cpu::flags::CF) | cf;
 }
+
+/// Condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc) on the current flags: for
+/// conditional instructions whose flags the translator does not know.
+pub extern "sysv64" fn condition(cpu: &Cpu, cc: u32) -> u32 {
+    cpu.state.lazy.condition(cc as u8) as u32
+}
+
+/// CF on the current flags (the carry-in of ADC/SBB).
+pub extern "sysv64" fn carry(cpu: &Cpu) -> u32 {
+    cpu.state.lazy.cf() as u32
+}

@@ -28,6 +28,9 @@ use crate::layout::{self, gpr};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Alu {
     Add,
+    /// ADC/SBB: the carry-in is in EBP while the instruction runs.
+    Adc,
+    Sbb,
     Sub,
     Cmp,
     And,
@@ -103,7 +106,7 @@ enum Form {
         dst: Dst,
         src: Src,
     },
-    /// SETcc r8 / CMOVcc r32, r32 on flags the translator can put in the host flags.
+    /// SETcc r8 / CMOVcc r32, r32.
     Setcc {
         cc: u8,
         dst: RegSlot,
@@ -137,7 +140,7 @@ enum Form {
     Pop {
         dst: usize,
     },
-    /// Jcc on flags the translator can put in the host flags (see `Emitter::host_flags`).
+    /// Jcc (see `Emitter::condition`).
     JccFused {
         cc: u8,
         target: u32,
@@ -203,13 +206,11 @@ fn mem_operand(ins: &Instruction) -> Option<Mem> {
     })
 }
 
-/// `flags_known`: the translator can reproduce the guest's arithmetic flags in the host
-/// flags at this point (so Jcc/SETcc/CMOVcc can be native).
-fn form_of(ins: &Instruction, flags_known: bool) -> Form {
-    form_of_inner(ins, flags_known).unwrap_or(Form::Helper)
+fn form_of(ins: &Instruction) -> Form {
+    form_of_inner(ins).unwrap_or(Form::Helper)
 }
 
-fn form_of_inner(ins: &Instruction, flags_known: bool) -> Option<Form> {
+fn form_of_inner(ins: &Instruction) -> Option<Form> {
     let reg = |n: u32| {
         (ins.op_kind(n) == OpKind::Register)
             .then(|| gpr32(ins.op_register(n)))
@@ -299,7 +300,7 @@ fn form_of_inner(ins: &Instruction, flags_known: bool) -> Option<Form> {
                     ins.mnemonic(),
                     Mnemonic::Loop | Mnemonic::Loope | Mnemonic::Loopne
                 );
-            if !(jcc && flags_known) {
+            if !jcc {
                 return None;
             }
             let t = ins.near_branch_target() as u32;
@@ -313,7 +314,7 @@ fn form_of_inner(ins: &Instruction, flags_known: bool) -> Option<Form> {
                 target,
             }
         }
-        m if flags_known && ins.condition_code() != iced_x86::ConditionCode::None => {
+        m if ins.condition_code() != iced_x86::ConditionCode::None => {
             let cc = ins.condition_code() as u8 - 1;
             match m {
                 Mnemonic::Seto
@@ -361,6 +362,8 @@ fn form_of_inner(ins: &Instruction, flags_known: bool) -> Option<Form> {
         m => {
             let op = match m {
                 Mnemonic::Add => Alu::Add,
+                Mnemonic::Adc => Alu::Adc,
+                Mnemonic::Sbb => Alu::Sbb,
                 Mnemonic::Sub => Alu::Sub,
                 Mnemonic::Cmp => Alu::Cmp,
                 Mnemonic::And => Alu::And,
@@ -481,11 +484,16 @@ impl Emitter {
     /// Only MOVs: the host flags survive.
     fn record_flags(&mut self, op: Alu, size: u8) {
         let (lazy, keep_operands) = match op {
-            Alu::Add => (LazyOp::Add, true),
-            Alu::Sub | Alu::Cmp => (LazyOp::Sub, true),
+            Alu::Add | Alu::Adc => (LazyOp::Add, true),
+            Alu::Sub | Alu::Sbb | Alu::Cmp => (LazyOp::Sub, true),
             Alu::And | Alu::Or | Alu::Xor | Alu::Test => (LazyOp::Logic, false),
         };
         let op_and_size = (lazy as u32 as i64) | ((size as i64) << 32);
+        // With a carry-in of 1, ADC/SBB record AdcCarry/SbbBorrow, the next kinds.
+        const _: () = assert!(
+            LazyOp::AdcCarry as u32 == LazyOp::Add as u32 + 1
+                && LazyOp::SbbBorrow as u32 == LazyOp::Sub as u32 + 1
+        );
         if keep_operands {
             dynasm!(self.ops
                 ; .arch x64
@@ -503,6 +511,13 @@ impl Emitter {
             ; .arch x64
             ; mov DWORD [rbx + layout::LAZY_RES], edx
             ; mov rsi, QWORD op_and_size
+        );
+        if matches!(op, Alu::Adc | Alu::Sbb) {
+            // LEA, not ADD: the host flags must survive.
+            dynasm!(self.ops ; .arch x64 ; lea rsi, [rsi + rbp]);
+        }
+        dynasm!(self.ops
+            ; .arch x64
             ; mov QWORD [rbx + layout::LAZY_OP], rsi
         );
     }
@@ -513,13 +528,26 @@ impl Emitter {
         dynasm!(self.ops ; .arch x64 ; mov edx, eax);
         match op {
             Alu::Add => dynasm!(self.ops ; .arch x64 ; add edx, ecx),
+            Alu::Adc => dynasm!(self.ops ; .arch x64 ; add edx, ecx ; add edx, ebp),
             Alu::Sub | Alu::Cmp => dynasm!(self.ops ; .arch x64 ; sub edx, ecx),
+            Alu::Sbb => dynasm!(self.ops ; .arch x64 ; sub edx, ecx ; sub edx, ebp),
             Alu::And | Alu::Test => dynasm!(self.ops ; .arch x64 ; and edx, ecx),
             Alu::Or => dynasm!(self.ops ; .arch x64 ; or edx, ecx),
             Alu::Xor => dynasm!(self.ops ; .arch x64 ; xor edx, ecx),
         }
-        // Narrow operations: the host flags of the 32-bit op are wrong; redo it at size.
+        // The host flags: redo narrow operations at their size, and carry-in operations
+        // with the carry in CF.
         match (op, size) {
+            (Alu::Adc, 1) => dynasm!(self.ops ; .arch x64 ; bt ebp, 0 ; mov r8d, eax ; adc r8b, cl),
+            (Alu::Adc, 2) => dynasm!(self.ops ; .arch x64 ; bt ebp, 0 ; mov r8d, eax ; adc r8w, cx),
+            (Alu::Adc, _) => {
+                dynasm!(self.ops ; .arch x64 ; bt ebp, 0 ; mov r8d, eax ; adc r8d, ecx)
+            }
+            (Alu::Sbb, 1) => dynasm!(self.ops ; .arch x64 ; bt ebp, 0 ; mov r8d, eax ; sbb r8b, cl),
+            (Alu::Sbb, 2) => dynasm!(self.ops ; .arch x64 ; bt ebp, 0 ; mov r8d, eax ; sbb r8w, cx),
+            (Alu::Sbb, _) => {
+                dynasm!(self.ops ; .arch x64 ; bt ebp, 0 ; mov r8d, eax ; sbb r8d, ecx)
+            }
             (_, 4) => {}
             (Alu::Add, 1) => dynasm!(self.ops ; .arch x64 ; mov r8d, eax ; add r8b, cl),
             (Alu::Add, _) => dynasm!(self.ops ; .arch x64 ; mov r8d, eax ; add r8w, cx),
@@ -539,6 +567,7 @@ impl Emitter {
         }
         let (op, size) = self.flags_record.expect("flags are known");
         match (op, size) {
+            (Alu::Adc | Alu::Sbb, _) => unreachable!("carry-in records are not replayed"),
             (Alu::Add, 4) => dynasm!(self.ops ; .arch x64
                 ; mov eax, DWORD [rbx + layout::LAZY_SRC1] ; add eax, DWORD [rbx + layout::LAZY_SRC2]),
             (Alu::Add, 2) => dynasm!(self.ops ; .arch x64
@@ -599,9 +628,35 @@ impl Emitter {
         }
     }
 
-    /// SETcc r8 and CMOVcc r32, r32 on the host flags.
+    /// Puts condition `cc` in the host flags and returns the host condition code that
+    /// tests it: the guest's own when the translator knows the flags (`host_flags`),
+    /// else NE after asking the interpreter's `LazyFlags::condition`.
+    fn condition(&mut self, cc: u8) -> u8 {
+        if self.flags_known() {
+            self.host_flags();
+            return cc;
+        }
+        dynasm!(self.ops ; .arch x64 ; mov rdi, rbx ; mov esi, cc as i32);
+        self.call(helpers::condition as extern "sysv64" fn(_, _) -> u32 as usize);
+        dynasm!(self.ops ; .arch x64 ; test eax, eax);
+        5
+    }
+
+    /// EBP = the carry-in for ADC/SBB.
+    fn carry_in(&mut self) {
+        if self.flags_known() {
+            self.host_flags();
+            dynasm!(self.ops ; .arch x64 ; setc al ; movzx ebp, al);
+        } else {
+            dynasm!(self.ops ; .arch x64 ; mov rdi, rbx);
+            self.call(helpers::carry as extern "sysv64" fn(_) -> u32 as usize);
+            dynasm!(self.ops ; .arch x64 ; mov ebp, eax);
+        }
+    }
+
+    /// SETcc r8 and CMOVcc r32, r32.
     fn setcc(&mut self, cc: u8, dst: RegSlot) {
-        self.host_flags();
+        let cc = self.condition(cc);
         macro_rules! set {
             ($($n:literal => $i:ident),*) => {
                 match cc {
@@ -617,7 +672,7 @@ impl Emitter {
     }
 
     fn cmovcc(&mut self, cc: u8, dst: usize, src: usize) {
-        self.host_flags();
+        let cc = self.condition(cc);
         dynasm!(self.ops ; .arch x64 ; mov eax, DWORD [rbx + gpr(dst)]);
         macro_rules! cmov {
             ($($n:literal => $i:ident),*) => {
@@ -963,7 +1018,7 @@ impl Emitter {
     /// limit (else let the interpreter raise #GP) and leave with RIP = target. Not taken:
     /// fall through to the block's end.
     fn jcc_fused(&mut self, d: &DecodedInsn, cc: u8, target: u32) {
-        self.host_flags();
+        let cc = self.condition(cc);
         macro_rules! jcc_to_taken {
             ($($n:literal => $j:ident),*) => {
                 match cc {
@@ -1051,9 +1106,12 @@ impl Emitter {
                 dynasm!(self.ops ; .arch x64 ; mov QWORD [rbx + gpr(dst)], rsi);
             }
             Form::Alu { op, size, dst, src } => {
+                if matches!(op, Alu::Adc | Alu::Sbb) {
+                    self.carry_in();
+                }
                 self.alu_form(d, op, size, dst, src);
                 live = true;
-                record = Some((op, size));
+                record = (!matches!(op, Alu::Adc | Alu::Sbb)).then_some((op, size));
                 if matches!(dst, Dst::Mem(_)) || matches!(src, Src::Mem(_)) {
                     // The join after the slow path: the interpreter left the flags in
                     // the record only.
@@ -1061,12 +1119,12 @@ impl Emitter {
                 }
             }
             Form::Setcc { cc, dst } => {
+                live = self.flags_known();
                 self.setcc(cc, dst);
-                live = true;
             }
             Form::Cmovcc { cc, dst, src } => {
+                live = self.flags_known();
                 self.cmovcc(cc, dst, src);
-                live = true;
             }
             Form::Shift { op, dst, count } => {
                 self.shift(op, dst, count);
@@ -1116,7 +1174,7 @@ pub fn translate_block(
     };
     let mut stats = TranslationStats::default();
     for d in block.insns.iter() {
-        match form_of(&d.instr, e.flags_known()) {
+        match form_of(&d.instr) {
             Form::Helper => {
                 e.helper(d);
                 stats.helper += 1;
