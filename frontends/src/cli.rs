@@ -82,6 +82,11 @@ pub struct Args {
     #[arg(long, value_name = "ITEMS", value_delimiter = ',', value_parser = parse_log_item)]
     pub log: Vec<String>,
 
+    /// Traces on stderr, comma-separated: `jit` lists every translated block with its
+    /// guest instructions and the host code made for them (with `--cpu-engine jit`).
+    #[arg(long, value_name = "ITEMS", value_delimiter = ',', value_parser = parse_trace_item)]
+    pub trace: Vec<String>,
+
     /// At exit, write the VGA text screen to FILE as plain text lines (what a user would
     /// read on the screen; for scripts and tests).
     #[arg(long, value_name = "FILE")]
@@ -198,6 +203,13 @@ pub fn parse_log_item(s: &str) -> Result<String, String> {
     match s {
         "unimp" => Ok(s.to_string()),
         other => Err(format!("unknown log item '{other}' (known: unimp)")),
+    }
+}
+
+pub fn parse_trace_item(s: &str) -> Result<String, String> {
+    match s {
+        "jit" => Ok(s.to_string()),
+        other => Err(format!("unknown trace item '{other}' (known: jit)")),
     }
 }
 

@@ -191,10 +191,18 @@ pub fn run(args: &Args) -> Result<i32> {
     }
     let engine: Box<dyn ExecutionEngine> = match args.cpu_engine {
         Engine::Interp => Box::new(Interpreter),
-        Engine::Jit => Box::new(
-            jit::JitEngine::new(args.jit_cache_mb).context("cannot map the JIT's code cache")?,
-        ),
+        Engine::Jit => {
+            let mut jit = jit::JitEngine::new(args.jit_cache_mb)
+                .context("cannot map the JIT's code cache")?;
+            if args.trace.iter().any(|t| t == "jit") {
+                jit.trace = Some(Box::new(std::io::stderr()));
+            }
+            Box::new(jit)
+        }
     };
+    if args.cpu_engine != Engine::Jit && args.trace.iter().any(|t| t == "jit") {
+        bail!("--trace jit needs --cpu-engine jit");
+    }
     let mut machine = Machine::new(cpu, engine);
     machine.no_reboot = args.no_reboot;
     let start = Instant::now();

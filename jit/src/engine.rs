@@ -54,6 +54,8 @@ pub struct JitEngine {
     enter: Enter,
     exit: usize,
     pub stats: JitStats,
+    /// `--trace jit`: where translations are listed.
+    pub trace: Option<Box<dyn std::io::Write>>,
 }
 
 impl JitEngine {
@@ -106,6 +108,7 @@ impl JitEngine {
             enter,
             exit: at + exit_offset,
             stats: JitStats::default(),
+            trace: None,
         })
     }
 
@@ -168,6 +171,10 @@ impl JitEngine {
             self.stats.insns.native += s.native;
             self.stats.insns.helper += s.helper;
             block.native.set(at);
+            if let Some(t) = &mut self.trace {
+                // A broken trace sink must not stop the guest.
+                let _ = t.write_all(crate::trace::describe_block(block, at, &bytes).as_bytes());
+            }
             return at;
         }
     }

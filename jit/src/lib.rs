@@ -8,6 +8,7 @@ mod code_region;
 pub mod engine;
 mod helpers;
 mod layout;
+mod trace;
 mod translate;
 
 pub use engine::{JitEngine, JitStats, DEFAULT_CACHE_MB};

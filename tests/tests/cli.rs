@@ -27,6 +27,25 @@ fn demo_guest_reaches_ring_3_and_back() {
     assert!(err.contains("halted"), "{err}");
 }
 
+#[test]
+fn demo_guest_runs_the_same_under_the_jit_and_traces_its_translations() {
+    let (code, out, err) = run(&["--no-reboot", "--cpu-engine", "jit", "--trace", "jit"]);
+    assert_eq!(code, 0, "stderr: {err}");
+    let (_, interp_out, _) = run(&["--no-reboot"]);
+    assert_eq!(out, interp_out, "same guest output under both engines");
+    // The reset vector's far jump is the first block; every block lists guest and host code.
+    assert!(err.contains("jit: block at 0000fff0 (16-bit"), "{err}");
+    assert!(err.contains("  guest:") && err.contains("  host:"), "{err}");
+    assert!(
+        err.contains("helpers::step (the interpreter runs it)"),
+        "calls into the interpreter are named: {err}"
+    );
+    assert!(
+        err.contains("qword ptr [rbx+"),
+        "native code addresses the CPU state through RBX: {err}"
+    );
+}
+
 fn assert_one_line_error(args: &[&str], needle: &str) {
     let (code, _, err) = run(args);
     assert_ne!(code, 0);
@@ -64,6 +83,12 @@ fn bad_flags_are_refused_clearly() {
     assert_one_line_error(&["--frobnicate"], "unexpected argument");
     assert_one_line_error(&["-m", "12Q"], "invalid size");
     assert_one_line_error(&["--debugcon", "serial"], "unknown --debugcon");
+    assert_one_line_error(&["--trace", "everything"], "unknown trace item");
+    assert_one_line_error(&["--trace", "jit"], "--trace jit needs --cpu-engine jit");
+    assert_one_line_error(
+        &["--cpu-engine", "jit", "--jit-cache-mb", "0"],
+        "jit-cache-mb",
+    );
 }
 
 #[test]
@@ -74,14 +99,18 @@ fn garbage_guest_runs_without_panicking() {
     std::fs::create_dir_all(&dir).unwrap();
     let rom = dir.join("ff.bin");
     std::fs::write(&rom, vec![0xFFu8; 65536]).unwrap();
-    let (code, _, err) = run(&[
-        "--bios",
-        rom.to_str().unwrap(),
-        "--no-reboot",
-        "--max-insns",
-        "1000000",
-    ]);
-    assert_eq!(code, 0, "{err}");
+    for engine in ["interp", "jit"] {
+        let (code, _, err) = run(&[
+            "--bios",
+            rom.to_str().unwrap(),
+            "--no-reboot",
+            "--max-insns",
+            "1000000",
+            "--cpu-engine",
+            engine,
+        ]);
+        assert_eq!(code, 0, "{engine}: {err}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
