@@ -13,6 +13,7 @@ use crate::code_region::CodeRegion;
 use std::cell::Cell;
 
 use crate::chain::ChainSlot;
+use crate::jump_cache::JumpCache;
 use crate::translate::{translate_block, ChainContext, TranslationStats};
 
 /// Room asked for before assembling a block; longer translations are assembled again.
@@ -49,6 +50,7 @@ pub struct JitEngine {
     /// Links of chained exits; they die with the code region's contents.
     #[allow(clippy::vec_box)] // Boxed: translated code holds each slot's address.
     slots: Vec<Box<ChainSlot>>,
+    jump_cache: JumpCache,
     /// Translated code stores here the link it found empty (see `chain`).
     link_request: Box<Cell<usize>>,
     enter: Enter,
@@ -104,6 +106,7 @@ impl JitEngine {
         Ok(JitEngine {
             region,
             slots: Vec::new(),
+            jump_cache: JumpCache::default(),
             link_request: Box::new(Cell::new(0)),
             enter,
             exit: at + exit_offset,
@@ -148,6 +151,7 @@ impl JitEngine {
                 Ok(None) => {
                     self.region.flush();
                     self.slots.clear();
+                    self.jump_cache.clear();
                     self.link_request.set(0);
                     cpu.icache.clear();
                     continue;
@@ -156,6 +160,7 @@ impl JitEngine {
             };
             let chain = ChainContext {
                 link_request: self.link_request.as_ptr() as usize,
+                jump_table: self.jump_cache.base(),
                 slots: &mut self.slots,
             };
             let (bytes, s) = translate_block(block, at, self.exit, chain);
@@ -201,6 +206,7 @@ impl ExecutionEngine for JitEngine {
             }
             let code = self.code_for(cpu, &block);
             self.link(&block, code);
+            self.jump_cache.insert(&block, code);
             self.stats.blocks_run += 1;
             let ram = cpu.mem.host.base_ptr() as usize;
             let tlb_set = cpu.tlb.sets[cpu.user()].as_ptr() as usize;

@@ -7,6 +7,7 @@ mod chain;
 mod code_region;
 pub mod engine;
 mod helpers;
+mod jump_cache;
 mod layout;
 mod trace;
 mod translate;

@@ -1075,6 +1075,60 @@ impl Emitter {
         );
     }
 
+    /// If the budget lasts and no request is pending, look the block at CS:EIP up in the
+    /// jump cache (through the TLB, as the dispatcher's `block_at` would) and continue in
+    /// it; otherwise fall through to the exit.
+    fn jump_cache_exit(&mut self, table: usize, code32: bool) {
+        use crate::jump_cache::{JumpEntry, JUMP_ENTRIES};
+        use std::mem::offset_of;
+        // (Not named `cs`: dynasm would read that as the register.)
+        let code_seg = layout::SEG0 + layout::CS_INDEX * SEG_SIZE;
+        let entry_shift = JumpEntry::SIZE_SHIFT;
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rax, QWORD [rbx + layout::ICOUNT]
+            ; cmp rax, r14
+            ; jae >miss
+            ; cmp DWORD [r15], 0
+            ; jne >miss
+            // Linear address and its TLB entry (read permission = fetch).
+            ; mov eax, DWORD [rbx + layout::RIP]
+            ; mov ecx, eax
+            ; add ecx, DWORD [rbx + code_seg + layout::SEG_BASE]
+            ; mov edx, ecx
+            ; shr edx, 12
+            ; and edx, (TLB_ENTRIES - 1) as i32
+            ; imul edx, edx, TLB_ENTRY_SIZE
+            ; mov esi, ecx
+            ; and esi, -4096i32
+            ; cmp esi, DWORD [r13 + rdx + layout::TLB_READ_TAG]
+            ; jne >miss
+            ; mov rsi, QWORD [r13 + rdx + layout::TLB_HOST]
+            ; and ecx, 0xFFF
+            ; add rsi, rcx
+            // The entry for (host, EIP).
+            ; mov edi, eax
+            ; rol edi, 7
+            ; mov rdx, rsi
+            ; xor rdx, rdi
+            ; and edx, (JUMP_ENTRIES - 1) as i32
+            ; shl edx, entry_shift
+            ; mov rdi, QWORD table as i64
+            ; add rdi, rdx
+            ; cmp rsi, QWORD [rdi + offset_of!(JumpEntry, host) as i32]
+            ; jne >miss
+            ; cmp eax, DWORD [rdi + offset_of!(JumpEntry, eip) as i32]
+            ; jne >miss
+            ; cmp DWORD [rdi + offset_of!(JumpEntry, code32) as i32], code32 as i32
+            ; jne >miss
+            ; mov rcx, QWORD [rdi + offset_of!(JumpEntry, valid) as i32]
+            ; cmp BYTE [rcx], 0
+            ; je >miss
+            ; jmp QWORD [rdi + offset_of!(JumpEntry, code) as i32]
+            ; miss:
+        );
+    }
+
     /// Emits one natively translated instruction.
     fn native(&mut self, d: &DecodedInsn, form: Form) {
         // What the instruction leaves of the host flags and of the known flag record.
@@ -1154,6 +1208,8 @@ impl Emitter {
 pub struct ChainContext<'a> {
     /// Receives the address of an empty link that was reached (the dispatcher fills it).
     pub link_request: usize,
+    /// The jump cache's table (`jump_cache::JumpCache::base`).
+    pub jump_table: usize,
     #[allow(clippy::vec_box)] // Boxed: translated code holds each slot's address.
     pub slots: &'a mut Vec<Box<ChainSlot>>,
 }
@@ -1205,6 +1261,7 @@ pub fn translate_block(
             chain.slots.push(slot);
             e.chain_exit(eip, slot_addr, chain.link_request);
         }
+        e.jump_cache_exit(chain.jump_table, block.code32);
     }
     e.leave();
     let code = e
