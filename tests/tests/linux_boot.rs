@@ -8,10 +8,12 @@ use ringside_tests::guest::{guest_file, run_ringside};
 
 /// Boots the kernel with `extra` appended to the test command line and checks the markers
 /// and the ACPI poweroff; returns the guest's console output.
-fn boot_to_test_done(extra: &str) -> String {
+fn boot_to_test_done(engine: &str, extra: &str) -> String {
     let append = format!("console=ttyS0 ringside.test=1 quiet {extra}");
     let run = run_ringside(
         &[
+            "--cpu-engine".as_ref(),
+            engine.as_ref(),
             "--kernel".as_ref(),
             guest_file("vmlinuz").as_os_str(),
             "--initrd".as_ref(),
@@ -51,7 +53,7 @@ fn timer_line(text: &str) -> &str {
 
 #[test]
 fn debian_kernel_boots_to_busybox_and_powers_off() {
-    let text = boot_to_test_done("");
+    let text = boot_to_test_done("interp", "");
     let timer = timer_line(&text);
     assert!(
         timer.contains("IO-APIC"),
@@ -62,7 +64,7 @@ fn debian_kernel_boots_to_busybox_and_powers_off() {
 /// With the APICs disabled by the guest, everything runs on the 8259 pair and the PIT.
 #[test]
 fn debian_kernel_runs_on_the_8259_with_noapic_nolapic() {
-    let text = boot_to_test_done("noapic nolapic");
+    let text = boot_to_test_done("interp", "noapic nolapic");
     let timer = timer_line(&text);
     assert!(timer.contains("XT-PIC"), "PIT through the 8259: {timer}");
     let ticks: u64 = timer
@@ -71,4 +73,10 @@ fn debian_kernel_runs_on_the_8259_with_noapic_nolapic() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no count: {timer}"));
     assert!(ticks > 100, "the PIT kept interrupting: {timer}");
+}
+
+#[test]
+fn debian_kernel_boots_under_the_jit() {
+    let text = boot_to_test_done("jit", "");
+    assert!(timer_line(&text).contains("IO-APIC"), "{text}");
 }

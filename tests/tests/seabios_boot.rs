@@ -8,6 +8,29 @@ use ringside_tests::guest::{guest_file, run_ringside, GuestRun};
 
 const LIMIT: Duration = Duration::from_secs(900);
 
+/// Each boot runs under both execution engines: `name::interp` and `name::jit`.
+macro_rules! under_both_engines {
+    ($($name:ident),*) => {
+        $(mod $name {
+            #[test]
+            fn interp() {
+                super::$name("interp")
+            }
+            #[test]
+            fn jit() {
+                super::$name("jit")
+            }
+        })*
+    };
+}
+
+under_both_engines!(
+    seabios_boots_syslinux_from_ide_disk,
+    seabios_boots_isolinux_from_el_torito_cd,
+    seabios_boots_a_floppy_whose_int13_reads_and_writes_reach_the_image,
+    memtest86plus_tests_memory_on_the_vga_text_screen
+);
+
 fn assert_linux_ran_its_test(run: &GuestRun) {
     let t = run.transcript();
     assert!(run.stdout.contains("RINGSIDE-SHELL-READY"), "{t}");
@@ -20,12 +43,13 @@ fn assert_linux_ran_its_test(run: &GuestRun) {
     );
 }
 
-#[test]
-fn seabios_boots_syslinux_from_ide_disk() {
+fn seabios_boots_syslinux_from_ide_disk(engine: &str) {
     let disk = guest_file("hda-syslinux.img");
     let before = std::fs::read(&disk).unwrap();
     let run = run_ringside(
         &[
+            "--cpu-engine".as_ref(),
+            engine.as_ref(),
             "--bios".as_ref(),
             guest_file("bios.bin").as_os_str(),
             "--hda".as_ref(),
@@ -46,10 +70,11 @@ fn seabios_boots_syslinux_from_ide_disk() {
     );
 }
 
-#[test]
-fn seabios_boots_isolinux_from_el_torito_cd() {
+fn seabios_boots_isolinux_from_el_torito_cd(engine: &str) {
     let run = run_ringside(
         &[
+            "--cpu-engine".as_ref(),
+            engine.as_ref(),
             "--bios".as_ref(),
             guest_file("bios.bin").as_os_str(),
             "--cdrom".as_ref(),
@@ -66,16 +91,18 @@ fn seabios_boots_isolinux_from_el_torito_cd() {
     assert!(run.stdout.contains("ISOLINUX"), "{}", run.transcript());
 }
 
-#[test]
-fn seabios_boots_a_floppy_whose_int13_reads_and_writes_reach_the_image() {
+fn seabios_boots_a_floppy_whose_int13_reads_and_writes_reach_the_image(engine: &str) {
     // A copy, written in place (no --snapshot): the boot sector's INT 13h write must land in
     // the file at LBA 1448.
     let image = ringside_tests::bin_path::repo_root().join("test-roms/build/fdboot.img");
     assert!(image.exists(), "run test-roms/build.sh");
-    let copy = std::env::temp_dir().join(format!("ringside-fd-{}.img", std::process::id()));
+    let copy =
+        std::env::temp_dir().join(format!("ringside-fd-{engine}-{}.img", std::process::id()));
     std::fs::copy(&image, &copy).unwrap();
     let run = run_ringside(
         &[
+            "--cpu-engine".as_ref(),
+            engine.as_ref(),
             "--bios".as_ref(),
             guest_file("bios.bin").as_os_str(),
             "--fda".as_ref(),
@@ -97,11 +124,15 @@ fn seabios_boots_a_floppy_whose_int13_reads_and_writes_reach_the_image() {
     assert_eq!(&sector[510..], &0x4110u16.to_le_bytes());
 }
 
-#[test]
-fn memtest86plus_tests_memory_on_the_vga_text_screen() {
-    let screen = std::env::temp_dir().join(format!("ringside-memtest-{}.txt", std::process::id()));
+fn memtest86plus_tests_memory_on_the_vga_text_screen(engine: &str) {
+    let screen = std::env::temp_dir().join(format!(
+        "ringside-memtest-{engine}-{}.txt",
+        std::process::id()
+    ));
     let run = run_ringside(
         &[
+            "--cpu-engine".as_ref(),
+            engine.as_ref(),
             "--kernel".as_ref(),
             guest_file("memtest86+ia32.bin").as_os_str(),
             "-m".as_ref(),
