@@ -1,6 +1,12 @@
-//! Ringside's interpreter as an [`ExecEngine`], modelling the environment the native oracle
+//! Ringside's CPU engines as an [`ExecEngine`], modelling the environment the native oracle
 //! runs snippets in (see `native/mod.rs`): CPL 3, IOPL 0, IF 1, data segments based at the
 //! data area with a 64 KiB limit, a code segment of the case's size.
+//!
+//! [`EngineKind::Interp`] single-steps the interpreter (`Cpu::step`), stopping as soon as EIP
+//! reaches the end of the snippet. The block engines ([`EngineKind::Jit`] and, for telling
+//! JIT bugs from block-loop bugs, [`EngineKind::InterpBlocks`]) run whole blocks through
+//! `ExecutionEngine::run`: a UD2 terminator after the snippet ends the last block, and the
+//! #UD it raises at the snippet's end counts as normal completion.
 
 use std::sync::Arc;
 
@@ -9,6 +15,7 @@ use emu_core::control::MachineControl;
 use emu_core::cpu::segment::SegmentCache;
 use emu_core::cpu::state::{RunState, CR0_MP, CR0_NE, CR0_PE, CS, DS, ES, FS, GS, SS};
 use emu_core::cpu::Cpu;
+use emu_core::engine::{ExecutionEngine, Interpreter};
 use emu_core::fpu::F80;
 use emu_core::memory::PhysicalMemory;
 
@@ -19,8 +26,82 @@ const CODE_BASE: u64 = 0x20_0000;
 /// Enough for the longest REP string case the generator makes.
 const STEP_LIMIT: u64 = 1_000_000;
 
+/// UD2: ends the snippet for the block engines.
+const TERMINATOR: [u8; 2] = [0x0F, 0x0B];
+/// #UD.
+const UD_VECTOR: u8 = 6;
+/// The JIT's code cache for differential runs (MiB). One engine serves many cases.
+const JIT_CACHE_MB: usize = 16;
+
+/// Which engine runs the cases.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EngineKind {
+    /// The interpreter, one `Cpu::step` at a time (the reference behaviour).
+    #[default]
+    Interp,
+    /// The interpreter's block loop (`Cpu::run`) with the UD2 terminator, as the JIT runs.
+    InterpBlocks,
+    /// The JIT (`jit::JitEngine`), whole blocks at a time.
+    Jit,
+}
+
+impl EngineKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Interp => "interp",
+            EngineKind::InterpBlocks => "interp-blocks",
+            EngineKind::Jit => "jit",
+        }
+    }
+}
+
 #[derive(Default)]
-pub struct EmulatedEngine;
+pub struct EmulatedEngine {
+    pub engine: EngineKind,
+    /// Created on first use and kept across cases (cases get fresh `Cpu`s and decode caches;
+    /// the code cache fills up and flushes as it would in a long-running machine).
+    jit: Option<jit::JitEngine>,
+}
+
+impl EmulatedEngine {
+    pub fn new(engine: EngineKind) -> Self {
+        EmulatedEngine { engine, jit: None }
+    }
+
+    /// The JIT engine's counters, if it ran anything.
+    pub fn jit_stats(&self) -> Option<String> {
+        self.jit.as_ref().map(|j| j.stats())
+    }
+
+    /// Single steps until EIP reaches `end` (the historical interpreter path).
+    fn run_stepping(cpu: &mut Cpu, end: u64) {
+        for _ in 0..STEP_LIMIT {
+            if cpu.state.rip == end || cpu.state.run_state != RunState::Running {
+                break;
+            }
+            cpu.step();
+        }
+    }
+
+    /// Runs whole blocks until the terminator's #UD at `end`, another exception, or the step
+    /// budget. The terminator's #UD is forgotten: the case completed.
+    fn run_blocks(engine: &mut dyn ExecutionEngine, cpu: &mut Cpu, end: u64) {
+        while cpu.state.run_state == RunState::Running && cpu.icount < STEP_LIMIT {
+            if cpu.state.rip == end {
+                // The budget ran out exactly at the end: done, as the stepping path would be.
+                break;
+            }
+            engine.run(cpu, STEP_LIMIT - cpu.icount);
+        }
+        if let Some(ev) = cpu.intercepted {
+            if ev.vector == UD_VECTOR && ev.return_eip as u64 == end {
+                cpu.intercepted = None;
+                cpu.state.rip = end;
+                cpu.state.run_state = RunState::Running;
+            }
+        }
+    }
+}
 
 fn segment(base: u64, big: bool, code: bool) -> SegmentCache {
     // Access byte: present, DPL 3, code (execute/read) or data (read/write), accessed.
@@ -42,6 +123,10 @@ impl ExecEngine for EmulatedEngine {
         let mut cpu = Cpu::new(mem, PortBus::default(), Arc::new(MachineControl::new()));
         cpu.mem.write_bytes(DATA_BASE, &case.input.mem);
         cpu.mem.write_bytes(CODE_BASE, &case.code);
+        if self.engine != EngineKind::Interp {
+            cpu.mem
+                .write_bytes(CODE_BASE + case.code.len() as u64, &TERMINATOR);
+        }
         let big = case.size == CodeSize::Bits32;
         let s = &mut cpu.state;
         // The host runs user code with CR0.NE = 1 (native #MF) and CR0.MP = 1.
@@ -62,11 +147,15 @@ impl ExecEngine for EmulatedEngine {
         s.set_eflags((case.input.eflags & flags::SNAPSHOT) | flags::IF | flags::FIXED);
         cpu.intercept_vectors = true;
         let end = case.code.len() as u64;
-        for _ in 0..STEP_LIMIT {
-            if cpu.state.rip == end || cpu.state.run_state != RunState::Running {
-                break;
+        match self.engine {
+            EngineKind::Interp => Self::run_stepping(&mut cpu, end),
+            EngineKind::InterpBlocks => Self::run_blocks(&mut Interpreter, &mut cpu, end),
+            EngineKind::Jit => {
+                let jit = self.jit.get_or_insert_with(|| {
+                    jit::JitEngine::new(JIT_CACHE_MB).expect("JIT code cache")
+                });
+                Self::run_blocks(jit, &mut cpu, end)
             }
-            cpu.step();
         }
         let mut out = CpuSnapshot::zeroed();
         for (i, v) in out.gpr.iter_mut().enumerate() {

@@ -1,16 +1,29 @@
-//! Runs every guest test program in `test-roms/` (built by `test-roms/build.sh`) and checks
-//! it reports `PASS` and exits through isa-debug-exit with status 33 (0x10 << 1 | 1).
+//! Runs every guest test program in `test-roms/` (built by `test-roms/build.sh`) under every
+//! CPU engine and checks it reports `PASS` and exits through isa-debug-exit with status 33
+//! (0x10 << 1 | 1).
 
 use std::process::Command;
 use std::time::Duration;
 
 use ringside_tests::bin_path::{repo_root, ringside_bin};
 
-/// Programs whose checks Ringside does not pass yet (each prints its failing checks). They
-/// must still run to an orderly end: no panic, no hang.
-const NOT_YET_PASSING: &[&str] = &[];
+/// The engine configurations every program runs under: a name for messages and the
+/// `ringside` arguments selecting it. The JIT also runs with the smallest code cache.
+const ENGINES: &[(&str, &[&str])] = &[
+    ("interp", &["--cpu-engine", "interp"]),
+    ("jit", &["--cpu-engine", "jit"]),
+    (
+        "jit (1 MiB cache)",
+        &["--cpu-engine", "jit", "--jit-cache-mb", "1"],
+    ),
+];
 
-fn run_rom(name: &str) -> (i32, String) {
+/// Programs whose checks Ringside does not pass yet under an engine (each prints its failing
+/// checks), as (engine name, program). They must still run to an orderly end: no panic, no
+/// hang.
+const NOT_YET_PASSING: &[(&str, &str)] = &[];
+
+fn run_rom(name: &str, engine: &str, engine_args: &[&str]) -> (i32, String) {
     let rom = repo_root()
         .join("test-roms/build")
         .join(format!("{name}.bin"));
@@ -26,7 +39,9 @@ fn run_rom(name: &str) -> (i32, String) {
             "--no-reboot",
             "--max-insns",
             "200000000",
+            "--stats",
         ])
+        .args(engine_args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -38,7 +53,7 @@ fn run_rom(name: &str) -> (i32, String) {
         }
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
-            panic!("{name}: timed out");
+            panic!("{name} under {engine}: timed out");
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -63,16 +78,33 @@ fn roms() -> Vec<String> {
 #[test]
 fn test_roms_pass() {
     let mut failed = Vec::new();
-    for name in roms() {
-        let (code, text) = run_rom(&name);
-        assert_ne!(code, 101, "{name}: emulator panicked:\n{text}");
-        let passed = code == 33 && text.contains(&format!("PASS {name}"));
-        if NOT_YET_PASSING.contains(&name.as_str()) {
-            assert!(!passed, "{name} passes now: remove it from NOT_YET_PASSING");
-            continue;
-        }
-        if !passed {
-            failed.push(format!("{name} (status {code}):\n{text}"));
+    let names = roms();
+    assert!(!names.is_empty(), "no test programs in test-roms/");
+    for &(engine, engine_args) in ENGINES {
+        for name in &names {
+            let (code, text) = run_rom(name, engine, engine_args);
+            assert_ne!(
+                code, 101,
+                "{name} under {engine}: emulator panicked:\n{text}"
+            );
+            if engine_args.contains(&"jit") {
+                // `--stats` names the engine that ran: make sure it was the JIT.
+                assert!(
+                    text.contains("ringside: jit: ") && !text.contains("jit: 0 blocks translated"),
+                    "{name} under {engine}: the JIT did not run:\n{text}"
+                );
+            }
+            let passed = code == 33 && text.contains(&format!("PASS {name}"));
+            if NOT_YET_PASSING.contains(&(engine, name.as_str())) {
+                assert!(
+                    !passed,
+                    "{name} passes under {engine} now: remove it from NOT_YET_PASSING"
+                );
+                continue;
+            }
+            if !passed {
+                failed.push(format!("{name} under {engine} (status {code}):\n{text}"));
+            }
         }
     }
     assert!(
