@@ -925,7 +925,10 @@ fn long_loop_matches_the_interpreter_in_registers_icount_and_budget_stops() {
         expect
     );
     assert_eq!(j.icount, 4 + 6 * N as u64 + 1);
-    assert!(jit.stats.blocks_run > N as u64 / 2, "{}", jit.stats());
+    // The loop ran as translated code, its back edge chained rather than dispatched.
+    assert!(jit.stats.insns.native > 0, "{}", jit.stats());
+    assert!(jit.stats.links >= 1, "{}", jit.stats());
+    assert!(jit.stats.blocks_run < N as u64 / 10, "{}", jit.stats());
 }
 
 #[test]
