@@ -78,6 +78,14 @@ enum Dst {
     Mem(Mem),
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BranchKind {
+    Jmp,
+    Call,
+    /// RET with the immediate's extra bytes to release.
+    Ret(u16),
+}
+
 /// How one guest instruction is translated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Form {
@@ -133,12 +141,18 @@ enum Form {
         dec: bool,
         dst: usize,
     },
-    /// PUSH r32 / POP r32 with a 32-bit stack.
+    /// PUSH r32 / PUSH imm32 / POP r32 with a 32-bit stack.
     Push {
-        src: usize,
+        src: Src,
     },
     Pop {
         dst: usize,
+    },
+    /// Near JMP/CALL (direct or through a register or memory) and RET with 32-bit operands:
+    /// they end the block with EIP at the target.
+    Branch {
+        kind: BranchKind,
+        target: Src,
     },
     /// Jcc (see `Emitter::condition`).
     JccFused {
@@ -292,7 +306,44 @@ fn form_of_inner(ins: &Instruction) -> Option<Form> {
             dec: ins.mnemonic() == Mnemonic::Dec,
             dst: reg(0)?,
         },
-        Mnemonic::Push if ins.code() == Code::Push_r32 => Form::Push { src: reg(0)? },
+        Mnemonic::Push if ins.code() == Code::Push_r32 => Form::Push {
+            src: Src::Reg(reg_slot(ins.op0_register())?),
+        },
+        Mnemonic::Push if matches!(ins.code(), Code::Pushd_imm32 | Code::Pushd_imm8) => {
+            Form::Push {
+                src: Src::Imm(ins.immediate(0) as u32),
+            }
+        }
+        Mnemonic::Jmp | Mnemonic::Call => {
+            let kind = if ins.mnemonic() == Mnemonic::Jmp {
+                BranchKind::Jmp
+            } else {
+                BranchKind::Call
+            };
+            let target = match ins.code() {
+                Code::Jmp_rel32_32 | Code::Jmp_rel8_32 | Code::Call_rel32_32 => {
+                    Src::Imm(ins.near_branch32())
+                }
+                Code::Jmp_rm32 | Code::Call_rm32 => match ins.op0_kind() {
+                    OpKind::Register => Src::Reg(reg_slot(ins.op0_register())?),
+                    OpKind::Memory => Src::Mem(mem_operand(ins)?),
+                    _ => return None,
+                },
+                _ => return None,
+            };
+            Form::Branch { kind, target }
+        }
+        Mnemonic::Ret => match ins.code() {
+            Code::Retnd => Form::Branch {
+                kind: BranchKind::Ret(0),
+                target: Src::Imm(0),
+            },
+            Code::Retnd_imm16 => Form::Branch {
+                kind: BranchKind::Ret(ins.immediate16()),
+                target: Src::Imm(0),
+            },
+            _ => return None,
+        },
         Mnemonic::Pop if ins.code() == Code::Pop_r32 => Form::Pop { dst: reg(0)? },
         _ if ins.flow_control() == FlowControl::ConditionalBranch => {
             let jcc = ins.condition_code() != iced_x86::ConditionCode::None
@@ -847,7 +898,9 @@ impl Emitter {
         }
     }
 
-    fn push(&mut self, d: &DecodedInsn, src: usize) {
+    /// The inline part of pushing EDI (a 32-bit value) on a 32-bit stack; jumps to `slow`
+    /// when the fast path does not apply.
+    fn push_edi(&mut self) {
         dynasm!(self.ops
             ; .arch x64
             ; mov esi, DWORD [rbx + gpr(RSP)]
@@ -856,11 +909,63 @@ impl Emitter {
         self.fast_address(SS, 4, true, true);
         dynasm!(self.ops
             ; .arch x64
-            ; mov eax, DWORD [rbx + gpr(src)]
-            ; mov DWORD [rdx], eax
+            ; mov DWORD [rdx], edi
             ; mov QWORD [rbx + gpr(RSP)], rsi
         );
+    }
+
+    fn push(&mut self, d: &DecodedInsn, src: Src) {
+        self.load_value(src);
+        dynasm!(self.ops ; .arch x64 ; mov edi, eax);
+        self.push_edi();
         self.slow_path_and_join(d);
+    }
+
+    /// JMP/CALL/RET: EAX = the target (checked against the CS limit: beyond it the
+    /// interpreter raises the #GP on the slow path), the return address pushed or popped,
+    /// EIP written. The block ends here, so EIP and `icount` are brought up to date on
+    /// both paths and the block's tail needs no sync.
+    fn branch(&mut self, d: &DecodedInsn, kind: BranchKind, target: Src) {
+        let code_seg = layout::SEG0 + layout::CS_INDEX * SEG_SIZE;
+        match (kind, target) {
+            (BranchKind::Ret(extra), _) => {
+                dynasm!(self.ops ; .arch x64 ; mov esi, DWORD [rbx + gpr(RSP)]);
+                self.fast_address(SS, 4, false, true);
+                let release = 4 + extra as i32;
+                dynasm!(self.ops
+                    ; .arch x64
+                    ; mov eax, DWORD [rdx]
+                    ; cmp eax, DWORD [rbx + code_seg + layout::SEG_LIMIT]
+                    ; ja >slow
+                    ; add esi, release
+                    ; mov QWORD [rbx + gpr(RSP)], rsi
+                );
+            }
+            (_, Src::Mem(m)) => {
+                self.effective_offset(m);
+                self.fast_address(m.seg, 4, false, false);
+                self.load_host(4);
+            }
+            (_, src) => self.load_value(src),
+        }
+        if !matches!(kind, BranchKind::Ret(_)) {
+            dynasm!(self.ops
+                ; .arch x64
+                ; cmp eax, DWORD [rbx + code_seg + layout::SEG_LIMIT]
+                ; ja >slow
+            );
+        }
+        if kind == BranchKind::Call {
+            // The target waits in EBP while the return address goes on the stack.
+            let ret = d.next_rip as i32;
+            dynasm!(self.ops ; .arch x64 ; mov ebp, eax ; mov edi, ret);
+            self.push_edi();
+            dynasm!(self.ops ; .arch x64 ; mov eax, ebp);
+        }
+        dynasm!(self.ops ; .arch x64 ; mov DWORD [rbx + layout::RIP], eax);
+        self.slow_path_and_join(d);
+        let n = self.uncounted + 1;
+        dynasm!(self.ops ; .arch x64 ; add QWORD [rbx + layout::ICOUNT], n);
     }
 
     fn pop(&mut self, d: &DecodedInsn, dst: usize) {
@@ -1193,6 +1298,15 @@ impl Emitter {
                 record = None;
             }
             Form::Push { src } => self.push(d, src),
+            Form::Branch { kind, target } => {
+                self.branch(d, kind, target);
+                // EIP and the count are current: nothing left for the block's tail.
+                self.uncounted = 0;
+                self.rip_stale = false;
+                self.flags_live = false;
+                self.flags_record = record;
+                return;
+            }
             Form::Pop { dst } => self.pop(d, dst),
             Form::JccFused { cc, target } => self.jcc_fused(d, cc, target),
             Form::Helper => unreachable!("helpers are emitted by `helper`"),

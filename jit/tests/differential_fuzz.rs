@@ -4,6 +4,10 @@
 //! random register values in flat 32-bit protected mode. Both engines must leave identical
 //! registers, EFLAGS, memory, EIP and instruction counts.
 //!
+//! One JIT engine serves every case, each on a fresh machine with its code at the same
+//! addresses: translations, links and jump-cache entries of a machine that is gone must
+//! never run (its decode cache invalidates its blocks when dropped).
+//!
 //! `RINGSIDE_JIT_FUZZ_CASES` sets the number of sequences (default 2000).
 
 use std::sync::Arc;
@@ -77,7 +81,7 @@ fn emit(a: &mut CodeAssembler, r: &mut Rng) -> Result<(), IcedError> {
     let s8 = r.pick(&R8);
     let imm = r.value();
     let m = mem(r);
-    match r.below(40) {
+    match r.below(43) {
         0 => a.mov(d32, s32),
         1 => a.mov(d32, imm),
         2 => a.mov(d32, dword_ptr(m)),
@@ -178,6 +182,32 @@ fn emit(a: &mut CodeAssembler, r: &mut Rng) -> Result<(), IcedError> {
             a.set_label(&mut skip)?;
             a.nop()
         }
+        39 => {
+            // CALL to the next instruction: pushes its address, popped at once.
+            let mut next = a.create_label();
+            a.call(next)?;
+            a.set_label(&mut next)?;
+            a.pop(d32)
+        }
+        40 | 41 => {
+            // CALL a subroutine that returns (RET, or RET 4 releasing a pushed argument).
+            let (mut sub, mut after) = (a.create_label(), a.create_label());
+            let with_arg = r.below(2) == 0;
+            if with_arg {
+                a.push(s32)?;
+            }
+            a.call(sub)?;
+            a.jmp(after)?;
+            a.set_label(&mut sub)?;
+            a.add(d32, 7)?;
+            if with_arg {
+                a.ret_1(4)?;
+            } else {
+                a.ret()?;
+            }
+            a.set_label(&mut after)?;
+            a.nop()
+        }
         // Instructions the interpreter keeps: they leave the flags in other states.
         33 => a.neg(d32),
         34 => a.rol(d32, (r.below(32)) as u32),
@@ -185,6 +215,7 @@ fn emit(a: &mut CodeAssembler, r: &mut Rng) -> Result<(), IcedError> {
         36 => a.clc(),
         37 => a.cmc(),
         38 => a.bt(d32, s32),
+        42 => a.push(imm as i32),
         _ => a.xchg(d32, s32),
     }
 }
@@ -244,14 +275,20 @@ fn outcome(cpu: &mut Cpu) -> Outcome {
     }
 }
 
-fn run_to_halt(cpu: &mut Cpu, engine: &mut dyn ExecutionEngine) {
+/// Runs to the sequence's HLT; `Err` says where it was instead.
+fn run_to_halt(cpu: &mut Cpu, engine: &mut dyn ExecutionEngine) -> Result<(), String> {
     for _ in 0..100 {
         engine.run(cpu, 10_000);
         if cpu.state.run_state != RunState::Running {
-            return;
+            return Ok(());
         }
     }
-    panic!("the sequence did not reach its HLT");
+    Err(format!(
+        "{} did not reach the HLT: EIP {:08x} after {} instructions",
+        engine.name(),
+        cpu.state.eip(),
+        cpu.icount
+    ))
 }
 
 fn describe(code: &[u8]) -> String {
@@ -292,10 +329,13 @@ fn jit_matches_interpreter_on_random_sequences() {
         let data: Vec<u8> = (0..0x200).map(|_| r.next() as u8).collect();
 
         let mut a_cpu = machine(&code, &regs, eflags, &data);
-        run_to_halt(&mut a_cpu, &mut interp);
-        let want = outcome(&mut a_cpu);
         let mut b_cpu = machine(&code, &regs, eflags, &data);
-        run_to_halt(&mut b_cpu, &mut jit);
+        let ran = run_to_halt(&mut a_cpu, &mut interp).and(run_to_halt(&mut b_cpu, &mut jit));
+        if let Err(e) = ran {
+            failures.push(format!("seed {seed}: {e}\n{}", describe(&code)));
+            continue;
+        }
+        let want = outcome(&mut a_cpu);
         let got = outcome(&mut b_cpu);
 
         let mut diffs = Vec::new();

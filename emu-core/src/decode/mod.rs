@@ -50,6 +50,14 @@ fn slot(host: usize, eip: u32) -> usize {
     (host ^ (eip as usize).rotate_left(7)) & (FAST_SLOTS - 1)
 }
 
+/// Blocks can outlive their cache (an engine may hold them, as the JIT's jump cache does):
+/// when the cache goes, so does their validity.
+impl Drop for DecodeCache {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
 impl DecodeCache {
     /// The cached block for code at `host` entered at `eip` with the given code size.
     #[inline(always)]
