@@ -51,6 +51,8 @@ pub struct JitEngine {
     #[allow(clippy::vec_box)] // Boxed: translated code holds each slot's address.
     slots: Vec<Box<ChainSlot>>,
     jump_cache: JumpCache,
+    /// The shared jump-cache lookup blocks end with (`translate::emit_jump_stub`).
+    jump_stub: usize,
     /// Translated code stores here the link it found empty (see `chain`).
     link_request: Box<Cell<usize>>,
     enter: Enter,
@@ -63,7 +65,7 @@ pub struct JitEngine {
 impl JitEngine {
     pub fn new(cache_mb: usize) -> std::io::Result<Self> {
         let mut region = CodeRegion::new(cache_mb.max(1) << 20)?;
-        let base = region.next_addr(256)?.expect("an empty region has room");
+        let base = region.next_addr(1024)?.expect("an empty region has room");
         let mut ops = VecAssembler::<X64Relocation>::new(base);
         dynasm!(ops
             ; .arch x64
@@ -95,6 +97,9 @@ impl JitEngine {
             ; pop rbx
             ; ret
         );
+        let jump_cache = JumpCache::default();
+        let jump_stub = base + ops.offset().0;
+        crate::translate::emit_jump_stub(&mut ops, jump_cache.base(), base + exit_offset);
         let code = ops.finalize().map_err(std::io::Error::other)?;
         let at = region.append(&code)?;
         debug_assert_eq!(at, base);
@@ -106,7 +111,8 @@ impl JitEngine {
         Ok(JitEngine {
             region,
             slots: Vec::new(),
-            jump_cache: JumpCache::default(),
+            jump_cache,
+            jump_stub,
             link_request: Box::new(Cell::new(0)),
             enter,
             exit: at + exit_offset,
@@ -160,7 +166,7 @@ impl JitEngine {
             };
             let chain = ChainContext {
                 link_request: self.link_request.as_ptr() as usize,
-                jump_table: self.jump_cache.base(),
+                jump_stub: self.jump_stub,
                 slots: &mut self.slots,
             };
             let (bytes, s) = translate_block(block, at, self.exit, chain);

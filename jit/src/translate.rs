@@ -777,32 +777,46 @@ impl Emitter {
             layout::TLB_READ_TAG
         };
         let last = size as i32 - 1;
-        let in_page = 0x1000 - size as i32;
         dynasm!(self.ops
             ; .arch x64
             ; movzx eax, WORD [rbx + seg + layout::SEG_ATTR]
             ; and eax, mask as i32
             ; cmp eax, want as i32
             ; jne >slow
-            ; lea eax, [rsi + last]
-            ; cmp eax, esi
-            ; jb >slow
-            ; cmp eax, DWORD [rbx + seg + layout::SEG_LIMIT]
-            ; ja >slow
+        );
+        if size == 1 {
+            dynasm!(self.ops
+                ; .arch x64
+                ; cmp esi, DWORD [rbx + seg + layout::SEG_LIMIT]
+                ; ja >slow
+            );
+        } else {
+            // The last byte too, and the offset must not wrap around 4 GiB.
+            dynasm!(self.ops
+                ; .arch x64
+                ; lea eax, [rsi + last]
+                ; cmp eax, esi
+                ; jb >slow
+                ; cmp eax, DWORD [rbx + seg + layout::SEG_LIMIT]
+                ; ja >slow
+            );
+        }
+        // The TLB entry is chosen by the first byte's page but compared with the last
+        // byte's: an access crossing into the next page (a different entry) never matches.
+        dynasm!(self.ops
+            ; .arch x64
             ; mov eax, esi
             ; add eax, DWORD [rbx + seg + layout::SEG_BASE]
             ; mov ecx, eax
             ; shr ecx, 12
             ; and ecx, (TLB_ENTRIES - 1) as i32
             ; imul ecx, ecx, TLB_ENTRY_SIZE
-            ; mov edx, eax
+            ; lea edx, [rax + last]
             ; and edx, -4096i32
             ; cmp edx, DWORD [r13 + rcx + tag]
             ; jne >slow
             ; mov edx, eax
             ; and edx, 0xFFF
-            ; cmp edx, in_page
-            ; ja >slow
             ; mov rcx, QWORD [r13 + rcx + layout::TLB_HOST]
             ; add rcx, r12
             ; lea rdx, [rcx + rdx]
@@ -1180,57 +1194,12 @@ impl Emitter {
         );
     }
 
-    /// If the budget lasts and no request is pending, look the block at CS:EIP up in the
-    /// jump cache (through the TLB, as the dispatcher's `block_at` would) and continue in
-    /// it; otherwise fall through to the exit.
-    fn jump_cache_exit(&mut self, table: usize, code32: bool) {
-        use crate::jump_cache::{JumpEntry, JUMP_ENTRIES};
-        use std::mem::offset_of;
-        // (Not named `cs`: dynasm would read that as the register.)
-        let code_seg = layout::SEG0 + layout::CS_INDEX * SEG_SIZE;
-        let entry_shift = JumpEntry::SIZE_SHIFT;
+    /// Continue through the jump cache (see `emit_jump_stub`).
+    fn jump_cache_exit(&mut self, stub: usize, code32: bool) {
         dynasm!(self.ops
             ; .arch x64
-            ; mov rax, QWORD [rbx + layout::ICOUNT]
-            ; cmp rax, r14
-            ; jae >miss
-            ; cmp DWORD [r15], 0
-            ; jne >miss
-            // Linear address and its TLB entry (read permission = fetch).
-            ; mov eax, DWORD [rbx + layout::RIP]
-            ; mov ecx, eax
-            ; add ecx, DWORD [rbx + code_seg + layout::SEG_BASE]
-            ; mov edx, ecx
-            ; shr edx, 12
-            ; and edx, (TLB_ENTRIES - 1) as i32
-            ; imul edx, edx, TLB_ENTRY_SIZE
-            ; mov esi, ecx
-            ; and esi, -4096i32
-            ; cmp esi, DWORD [r13 + rdx + layout::TLB_READ_TAG]
-            ; jne >miss
-            ; mov rsi, QWORD [r13 + rdx + layout::TLB_HOST]
-            ; and ecx, 0xFFF
-            ; add rsi, rcx
-            // The entry for (host, EIP).
-            ; mov edi, eax
-            ; rol edi, 7
-            ; mov rdx, rsi
-            ; xor rdx, rdi
-            ; and edx, (JUMP_ENTRIES - 1) as i32
-            ; shl edx, entry_shift
-            ; mov rdi, QWORD table as i64
-            ; add rdi, rdx
-            ; cmp rsi, QWORD [rdi + offset_of!(JumpEntry, host) as i32]
-            ; jne >miss
-            ; cmp eax, DWORD [rdi + offset_of!(JumpEntry, eip) as i32]
-            ; jne >miss
-            ; cmp DWORD [rdi + offset_of!(JumpEntry, code32) as i32], code32 as i32
-            ; jne >miss
-            ; mov rcx, QWORD [rdi + offset_of!(JumpEntry, valid) as i32]
-            ; cmp BYTE [rcx], 0
-            ; je >miss
-            ; jmp QWORD [rdi + offset_of!(JumpEntry, code) as i32]
-            ; miss:
+            ; mov r8d, code32 as i32
+            ; jmp extern stub
         );
     }
 
@@ -1322,8 +1291,8 @@ impl Emitter {
 pub struct ChainContext<'a> {
     /// Receives the address of an empty link that was reached (the dispatcher fills it).
     pub link_request: usize,
-    /// The jump cache's table (`jump_cache::JumpCache::base`).
-    pub jump_table: usize,
+    /// The shared jump-cache lookup (`emit_jump_stub`).
+    pub jump_stub: usize,
     #[allow(clippy::vec_box)] // Boxed: translated code holds each slot's address.
     pub slots: &'a mut Vec<Box<ChainSlot>>,
 }
@@ -1375,7 +1344,7 @@ pub fn translate_block(
             chain.slots.push(slot);
             e.chain_exit(eip, slot_addr, chain.link_request);
         }
-        e.jump_cache_exit(chain.jump_table, block.code32);
+        e.jump_cache_exit(chain.jump_stub, block.code32);
     }
     e.leave();
     let code = e
@@ -1383,4 +1352,60 @@ pub fn translate_block(
         .finalize()
         .expect("translations use only extern targets");
     (code, stats)
+}
+
+/// The jump-cache lookup every chained block ends with, shared (it is long): if the budget
+/// lasts and no request is pending, find the block at CS:EIP through the TLB (as the
+/// dispatcher's `block_at` would) in the jump cache's `table` and continue in it; otherwise
+/// leave through `exit`. Takes the code size of the block that jumps here in R8D.
+pub fn emit_jump_stub(ops: &mut VecAssembler<X64Relocation>, table: usize, exit: usize) {
+    use crate::jump_cache::{JumpEntry, JUMP_ENTRIES};
+    use std::mem::offset_of;
+    // (Not named `cs`: dynasm would read that as the register.)
+    let code_seg = layout::SEG0 + layout::CS_INDEX * SEG_SIZE;
+    let entry_shift = JumpEntry::SIZE_SHIFT;
+    dynasm!(ops
+        ; .arch x64
+        ; mov rax, QWORD [rbx + layout::ICOUNT]
+        ; cmp rax, r14
+        ; jae >miss
+        ; cmp DWORD [r15], 0
+        ; jne >miss
+        // Linear address and its TLB entry (read permission = fetch).
+        ; mov eax, DWORD [rbx + layout::RIP]
+        ; mov ecx, eax
+        ; add ecx, DWORD [rbx + code_seg + layout::SEG_BASE]
+        ; mov edx, ecx
+        ; shr edx, 12
+        ; and edx, (TLB_ENTRIES - 1) as i32
+        ; imul edx, edx, TLB_ENTRY_SIZE
+        ; mov esi, ecx
+        ; and esi, -4096i32
+        ; cmp esi, DWORD [r13 + rdx + layout::TLB_READ_TAG]
+        ; jne >miss
+        ; mov rsi, QWORD [r13 + rdx + layout::TLB_HOST]
+        ; and ecx, 0xFFF
+        ; add rsi, rcx
+        // The entry for (host, EIP).
+        ; mov edi, eax
+        ; rol edi, 7
+        ; mov rdx, rsi
+        ; xor rdx, rdi
+        ; and edx, (JUMP_ENTRIES - 1) as i32
+        ; shl edx, entry_shift
+        ; mov rdi, QWORD table as i64
+        ; add rdi, rdx
+        ; cmp rsi, QWORD [rdi + offset_of!(JumpEntry, host) as i32]
+        ; jne >miss
+        ; cmp eax, DWORD [rdi + offset_of!(JumpEntry, eip) as i32]
+        ; jne >miss
+        ; cmp r8d, DWORD [rdi + offset_of!(JumpEntry, code32) as i32]
+        ; jne >miss
+        ; mov rcx, QWORD [rdi + offset_of!(JumpEntry, valid) as i32]
+        ; cmp BYTE [rcx], 0
+        ; je >miss
+        ; jmp QWORD [rdi + offset_of!(JumpEntry, code) as i32]
+        ; miss:
+        ; jmp extern exit
+    );
 }
