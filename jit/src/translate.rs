@@ -12,7 +12,7 @@
 //! handler for the same encoding does (differential tests compare the two).
 
 use dynasmrt::x64::X64Relocation;
-use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi, VecAssembler};
+use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
 use emu_core::cpu::flags::LazyOp;
 use emu_core::cpu::segment::{ATTR_CODE, ATTR_DB, ATTR_DC, ATTR_P, ATTR_RW};
 use emu_core::cpu::state::{RSP, SS};
@@ -468,8 +468,20 @@ const SEG_SIZE: i32 = std::mem::size_of::<emu_core::cpu::segment::SegmentCache>(
 const TLB_ENTRY_SIZE: i32 = std::mem::size_of::<emu_core::mmu::TlbEntry>() as i32;
 const _: () = assert!(TLB_ENTRY_SIZE == 24 && TLB_ENTRIES == 1024);
 
+/// A slow path emitted after the block: label, where to rejoin, the instruction and the
+/// natively run instructions before it.
+struct SlowPath {
+    slow: DynamicLabel,
+    join: DynamicLabel,
+    insn: i64,
+    pending: i32,
+}
+
 struct Emitter {
     ops: VecAssembler<X64Relocation>,
+    /// The current instruction's slow-path label, once something jumps to it.
+    slow: Option<DynamicLabel>,
+    slow_paths: Vec<SlowPath>,
     exit: usize,
     /// Guest instructions run natively since `icount` was last written.
     uncounted: i32,
@@ -777,18 +789,19 @@ impl Emitter {
             layout::TLB_READ_TAG
         };
         let last = size as i32 - 1;
+        let slow = self.slow_label();
         dynasm!(self.ops
             ; .arch x64
             ; movzx eax, WORD [rbx + seg + layout::SEG_ATTR]
             ; and eax, mask as i32
             ; cmp eax, want as i32
-            ; jne >slow
+            ; jne =>slow
         );
         if size == 1 {
             dynasm!(self.ops
                 ; .arch x64
                 ; cmp esi, DWORD [rbx + seg + layout::SEG_LIMIT]
-                ; ja >slow
+                ; ja =>slow
             );
         } else {
             // The last byte too, and the offset must not wrap around 4 GiB.
@@ -796,9 +809,9 @@ impl Emitter {
                 ; .arch x64
                 ; lea eax, [rsi + last]
                 ; cmp eax, esi
-                ; jb >slow
+                ; jb =>slow
                 ; cmp eax, DWORD [rbx + seg + layout::SEG_LIMIT]
-                ; ja >slow
+                ; ja =>slow
             );
         }
         // The TLB entry is chosen by the first byte's page but compared with the last
@@ -814,7 +827,7 @@ impl Emitter {
             ; lea edx, [rax + last]
             ; and edx, -4096i32
             ; cmp edx, DWORD [r13 + rcx + tag]
-            ; jne >slow
+            ; jne =>slow
             ; mov edx, eax
             ; and edx, 0xFFF
             ; mov rcx, QWORD [r13 + rcx + layout::TLB_HOST]
@@ -823,27 +836,53 @@ impl Emitter {
         );
     }
 
-    /// The slow path of a native instruction and the join after its fast path: the
-    /// interpreter runs the whole instruction (see `helpers::step_slow`).
+    /// The label the current instruction's fast path jumps to when it does not apply.
+    fn slow_label(&mut self) -> DynamicLabel {
+        match self.slow {
+            Some(l) => l,
+            None => {
+                let l = self.ops.new_dynamic_label();
+                self.slow = Some(l);
+                l
+            }
+        }
+    }
+
+    /// The join after the current instruction's fast path. Its slow path, where the
+    /// interpreter runs the whole instruction (`helpers::step_slow`), is emitted after the
+    /// block (`emit_slow_paths`), so the fast path runs straight through.
     fn slow_path_and_join(&mut self, d: &DecodedInsn) {
+        let slow = self.slow_label();
+        self.slow = None;
+        let join = self.ops.new_dynamic_label();
+        dynasm!(self.ops ; .arch x64 ; =>join);
+        self.slow_paths.push(SlowPath {
+            slow,
+            join,
+            insn: d as *const DecodedInsn as i64,
+            pending: self.uncounted,
+        });
+    }
+
+    /// The out-of-line slow paths, after the block's last exit.
+    fn emit_slow_paths(&mut self) {
         let exit = self.exit;
-        let insn = d as *const DecodedInsn as i64;
-        let pending = self.uncounted;
-        dynasm!(self.ops
-            ; .arch x64
-            ; jmp >done
-            ; slow:
-            ; mov rdi, rbx
-            ; mov rsi, QWORD insn
-            ; mov edx, pending
-        );
-        self.call(helpers::step_slow as extern "sysv64" fn(_, _, _) -> u32 as usize);
-        dynasm!(self.ops
-            ; .arch x64
-            ; test eax, eax
-            ; jnz extern exit
-            ; done:
-        );
+        for p in std::mem::take(&mut self.slow_paths) {
+            dynasm!(self.ops
+                ; .arch x64
+                ; =>p.slow
+                ; mov rdi, rbx
+                ; mov rsi, QWORD p.insn
+                ; mov edx, p.pending
+            );
+            self.call(helpers::step_slow as extern "sysv64" fn(_, _, _) -> u32 as usize);
+            dynasm!(self.ops
+                ; .arch x64
+                ; test eax, eax
+                ; jnz extern exit
+                ; jmp =>p.join
+            );
+        }
     }
 
     /// EAX = the zero-extended `size`-byte value at host address RDX.
@@ -941,6 +980,7 @@ impl Emitter {
     /// both paths and the block's tail needs no sync.
     fn branch(&mut self, d: &DecodedInsn, kind: BranchKind, target: Src) {
         let code_seg = layout::SEG0 + layout::CS_INDEX * SEG_SIZE;
+        let slow = self.slow_label();
         match (kind, target) {
             (BranchKind::Ret(extra), _) => {
                 dynasm!(self.ops ; .arch x64 ; mov esi, DWORD [rbx + gpr(RSP)]);
@@ -950,7 +990,7 @@ impl Emitter {
                     ; .arch x64
                     ; mov eax, DWORD [rdx]
                     ; cmp eax, DWORD [rbx + code_seg + layout::SEG_LIMIT]
-                    ; ja >slow
+                    ; ja =>slow
                     ; add esi, release
                     ; mov QWORD [rbx + gpr(RSP)], rsi
                 );
@@ -966,7 +1006,7 @@ impl Emitter {
             dynasm!(self.ops
                 ; .arch x64
                 ; cmp eax, DWORD [rbx + code_seg + layout::SEG_LIMIT]
-                ; ja >slow
+                ; ja =>slow
             );
         }
         if kind == BranchKind::Call {
@@ -1305,6 +1345,8 @@ pub fn translate_block(
 ) -> (Vec<u8>, TranslationStats) {
     let mut e = Emitter {
         ops: VecAssembler::new(base),
+        slow: None,
+        slow_paths: Vec::new(),
         exit,
         uncounted: 0,
         rip_stale: false,
@@ -1347,6 +1389,7 @@ pub fn translate_block(
         e.jump_cache_exit(chain.jump_stub, block.code32);
     }
     e.leave();
+    e.emit_slow_paths();
     let code = e
         .ops
         .finalize()
