@@ -122,7 +122,7 @@ enum Form {
     Cmovcc {
         cc: u8,
         dst: usize,
-        src: usize,
+        src: Src,
     },
     /// SHL/SHR/SAR r32 by an immediate (1-31) or by CL.
     Shift {
@@ -136,10 +136,11 @@ enum Form {
         src: usize,
         imm: Option<u32>,
     },
-    /// INC/DEC r32.
+    /// INC/DEC of 1, 2 or 4 bytes in a register or memory.
     IncDec {
         dec: bool,
-        dst: usize,
+        size: u8,
+        dst: Dst,
     },
     /// PUSH r32 / PUSH imm32 / POP r32 with a 32-bit stack.
     Push {
@@ -302,10 +303,21 @@ fn form_of_inner(ins: &Instruction) -> Option<Form> {
             src: reg(1)?,
             imm: (ins.op_count() == 3).then(|| ins.immediate(2) as u32),
         },
-        Mnemonic::Inc | Mnemonic::Dec => Form::IncDec {
-            dec: ins.mnemonic() == Mnemonic::Dec,
-            dst: reg(0)?,
-        },
+        Mnemonic::Inc | Mnemonic::Dec => {
+            let (dst, size) = match src(0)? {
+                Src::Reg(r) => (Dst::Reg(r), r.size),
+                Src::Mem(m) => (Dst::Mem(m), ins.memory_size().size() as u8),
+                Src::Imm(_) => return None,
+            };
+            if !matches!(size, 1 | 2 | 4) {
+                return None;
+            }
+            Form::IncDec {
+                dec: ins.mnemonic() == Mnemonic::Dec,
+                size,
+                dst,
+            }
+        }
         Mnemonic::Push if ins.code() == Code::Push_r32 => Form::Push {
             src: Src::Reg(reg_slot(ins.op0_register())?),
         },
@@ -405,7 +417,11 @@ fn form_of_inner(ins: &Instruction) -> Option<Form> {
                 | Mnemonic::Cmovg => Form::Cmovcc {
                     cc,
                     dst: reg(0)?,
-                    src: reg(1)?,
+                    src: match src(1)? {
+                        Src::Reg(r) if r.size == 4 => Src::Reg(r),
+                        Src::Mem(m) if ins.memory_size().size() == 4 => Src::Mem(m),
+                        _ => return None,
+                    },
                 },
                 _ => return None,
             }
@@ -734,13 +750,29 @@ impl Emitter {
         dynasm!(self.ops ; .arch x64 ; mov BYTE [rbx + dst.off], al);
     }
 
-    fn cmovcc(&mut self, cc: u8, dst: usize, src: usize) {
+    /// CMOVcc r32, r/m32, as `ops_bit::cmovcc`: the source is read (and may fault) either
+    /// way; it waits in EBP while the condition is evaluated.
+    fn cmovcc(&mut self, d: &DecodedInsn, cc: u8, dst: usize, src: Src) {
+        match src {
+            Src::Mem(m) => {
+                self.effective_offset(m);
+                self.fast_address(m.seg, 4, false, false);
+                self.load_host(4);
+                dynasm!(self.ops ; .arch x64 ; mov ebp, eax);
+                // The inline checks changed the host flags.
+                self.flags_live = false;
+            }
+            _ => {
+                self.load_value(src);
+                dynasm!(self.ops ; .arch x64 ; mov ebp, eax);
+            }
+        }
         let cc = self.condition(cc);
         dynasm!(self.ops ; .arch x64 ; mov eax, DWORD [rbx + gpr(dst)]);
         macro_rules! cmov {
             ($($n:literal => $i:ident),*) => {
                 match cc {
-                    $($n => dynasm!(self.ops ; .arch x64 ; $i eax, DWORD [rbx + gpr(src)]),)*
+                    $($n => dynasm!(self.ops ; .arch x64 ; $i eax, ebp),)*
                     _ => unreachable!("condition codes are 4 bits"),
                 }
             };
@@ -749,6 +781,9 @@ impl Emitter {
             6 => cmovbe, 7 => cmova, 8 => cmovs, 9 => cmovns, 10 => cmovp, 11 => cmovnp,
             12 => cmovl, 13 => cmovge, 14 => cmovle, 15 => cmovg);
         dynasm!(self.ops ; .arch x64 ; mov QWORD [rbx + gpr(dst)], rax);
+        if matches!(src, Src::Mem(_)) {
+            self.slow_path_and_join(d);
+        }
     }
 
     /// ESI = the operand's offset (effective address before segmentation).
@@ -1139,7 +1174,7 @@ impl Emitter {
 
     /// INC/DEC r32, as `alu::inc`/`alu::dec`: CF is folded into `eflags` from the current
     /// flags (the host's, when a native ALU op just set them), then an Inc/Dec record.
-    fn inc_dec(&mut self, dec: bool, dst: usize) {
+    fn inc_dec(&mut self, d: &DecodedInsn, dec: bool, size: u8, dst: Dst) {
         if self.flags_live {
             dynasm!(self.ops
                 ; .arch x64
@@ -1151,6 +1186,8 @@ impl Emitter {
                 ; mov DWORD [rbx + layout::LAZY_EFLAGS], eax
             );
         } else {
+            // Before the operand: the call clobbers the scratch registers. (Folding CF
+            // early is harmless if the access then faults: the flags' value is the same.)
             dynasm!(self.ops ; .arch x64 ; mov rdi, rbx);
             self.call(helpers::fold_carry as extern "sysv64" fn(_) as usize);
         }
@@ -1159,18 +1196,42 @@ impl Emitter {
         } else {
             (LazyOp::Inc, 1)
         };
-        let op_and_size = (op as u32 as i64) | (4i64 << 32);
+        let op_and_size = (op as u32 as i64) | ((size as i64) << 32);
+        let mask = emu_core::cpu::flags::size_mask(size as u32) as i32;
+        match dst {
+            Dst::Reg(r) => self.load_value(Src::Reg(r)),
+            Dst::Mem(m) => {
+                self.effective_offset(m);
+                self.fast_address(m.seg, size, true, false);
+                dynasm!(self.ops ; .arch x64 ; mov rdi, rdx);
+                self.load_host(size);
+            }
+        }
+        // The record keeps the result masked to the operand size, as `alu::inc` does.
         dynasm!(self.ops
             ; .arch x64
-            ; mov eax, DWORD [rbx + gpr(dst)]
             ; lea edx, [rax + delta]
+            ; and edx, mask
             ; mov DWORD [rbx + layout::LAZY_SRC1], eax
             ; mov DWORD [rbx + layout::LAZY_SRC2], 1
             ; mov DWORD [rbx + layout::LAZY_RES], edx
             ; mov rsi, QWORD op_and_size
             ; mov QWORD [rbx + layout::LAZY_OP], rsi
-            ; mov QWORD [rbx + gpr(dst)], rdx
         );
+        match dst {
+            Dst::Reg(r) => {
+                dynasm!(self.ops ; .arch x64 ; mov eax, edx);
+                self.store_reg(r);
+            }
+            Dst::Mem(_) => {
+                match size {
+                    1 => dynasm!(self.ops ; .arch x64 ; mov BYTE [rdi], dl),
+                    2 => dynasm!(self.ops ; .arch x64 ; mov WORD [rdi], dx),
+                    _ => dynasm!(self.ops ; .arch x64 ; mov DWORD [rdi], edx),
+                }
+                self.slow_path_and_join(d);
+            }
+        }
     }
 
     /// A conditional jump on the live host flags. Taken: check the target against the CS
@@ -1291,8 +1352,8 @@ impl Emitter {
                 self.setcc(cc, dst);
             }
             Form::Cmovcc { cc, dst, src } => {
-                live = self.flags_known();
-                self.cmovcc(cc, dst, src);
+                live = self.flags_known() && !matches!(src, Src::Mem(_));
+                self.cmovcc(d, cc, dst, src);
             }
             Form::Shift { op, dst, count } => {
                 self.shift(op, dst, count);
@@ -1302,8 +1363,8 @@ impl Emitter {
                 self.imul(dst, src, imm);
                 record = None;
             }
-            Form::IncDec { dec, dst } => {
-                self.inc_dec(dec, dst);
+            Form::IncDec { dec, size, dst } => {
+                self.inc_dec(d, dec, size, dst);
                 record = None;
             }
             Form::Push { src } => self.push(d, src),

@@ -137,8 +137,18 @@ fn emit(a: &mut CodeAssembler, r: &mut Rng) -> Result<(), IcedError> {
         },
         23 => a.imul_2(d32, s32),
         24 => a.imul_3(d32, s32, imm as i32),
-        25 => a.inc(d32),
-        26 => a.dec(d32),
+        25 => match r.below(4) {
+            0 => a.inc(d32),
+            1 => a.inc(d8),
+            2 => a.inc(dword_ptr(m)),
+            _ => a.inc(word_ptr(m)),
+        },
+        26 => match r.below(4) {
+            0 => a.dec(d32),
+            1 => a.dec(d16),
+            2 => a.dec(byte_ptr(m)),
+            _ => a.dec(dword_ptr(m)),
+        },
         27 => {
             a.push(s32)?;
             a.pop(d32)
@@ -160,7 +170,11 @@ fn emit(a: &mut CodeAssembler, r: &mut Rng) -> Result<(), IcedError> {
             let cc = r.below(16);
             macro_rules! cmov {
                 ($($n:literal => $i:ident),*) => {
-                    match cc { $($n => a.$i(d32, s32),)* _ => unreachable!() }
+                    match (cc, r.below(2)) {
+                        $(($n, 0) => a.$i(d32, s32),)*
+                        $(($n, _) => a.$i(d32, dword_ptr(m)),)*
+                        _ => unreachable!(),
+                    }
                 };
             }
             cmov!(0 => cmovo, 1 => cmovno, 2 => cmovb, 3 => cmovae, 4 => cmove, 5 => cmovne,
