@@ -142,6 +142,11 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Engine::Interp)]
     pub cpu_engine: Engine,
 
+    /// Write /tmp/perf-PID.map so Linux `perf` names translated code by guest address
+    /// (with `--cpu-engine jit`), as QEMU's -perfmap.
+    #[arg(long)]
+    pub perfmap: bool,
+
     /// Size bound of the JIT's translated-code cache; when full it is flushed and refilled.
     #[arg(long, value_name = "MB", default_value_t = jit::DEFAULT_CACHE_MB,
           value_parser = clap::builder::ValueParser::new(

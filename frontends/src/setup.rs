@@ -197,6 +197,12 @@ pub fn run(args: &Args) -> Result<i32> {
             if args.trace.iter().any(|t| t == "jit") {
                 jit.trace = Some(Box::new(std::io::stderr()));
             }
+            if args.perfmap {
+                let path = format!("/tmp/perf-{}.map", std::process::id());
+                let file = std::fs::File::create(&path)
+                    .with_context(|| format!("cannot create {path}"))?;
+                jit.perf_map = Some(Box::new(std::io::BufWriter::new(file)));
+            }
             Box::new(jit)
         }
     };

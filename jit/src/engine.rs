@@ -11,6 +11,7 @@ use emu_core::interp::{NextBlock, StopReason};
 
 use crate::code_region::CodeRegion;
 use std::cell::Cell;
+use std::io::Write;
 
 use crate::chain::ChainSlot;
 use crate::jump_cache::JumpCache;
@@ -60,6 +61,9 @@ pub struct JitEngine {
     pub stats: JitStats,
     /// `--trace jit`: where translations are listed.
     pub trace: Option<Box<dyn std::io::Write>>,
+    /// `--perfmap`: Linux perf's `/tmp/perf-PID.map`, one line per translation, so `perf
+    /// report` names translated code by guest address.
+    pub perf_map: Option<Box<dyn std::io::Write>>,
 }
 
 impl JitEngine {
@@ -118,6 +122,7 @@ impl JitEngine {
             exit: at + exit_offset,
             stats: JitStats::default(),
             trace: None,
+            perf_map: None,
         })
     }
 
@@ -169,7 +174,8 @@ impl JitEngine {
                 jump_stub: self.jump_stub,
                 slots: &mut self.slots,
             };
-            let (bytes, s) = translate_block(block, at, self.exit, chain);
+            let flat = crate::translate::flat_segments(&cpu.state);
+            let (bytes, s) = translate_block(block, at, self.exit, chain, flat);
             if bytes.len() > len {
                 len = bytes.len();
                 continue;
@@ -182,6 +188,15 @@ impl JitEngine {
             self.stats.insns.native += s.native;
             self.stats.insns.helper += s.helper;
             block.native.set(at);
+            if let Some(m) = &mut self.perf_map {
+                let _ = writeln!(
+                    m,
+                    "{at:x} {:x} guest_{:08x}_{}",
+                    bytes.len(),
+                    block.eip,
+                    if block.code32 { 32 } else { 16 }
+                );
+            }
             if let Some(t) = &mut self.trace {
                 // A broken trace sink must not stop the guest.
                 let _ = t.write_all(crate::trace::describe_block(block, at, &bytes).as_bytes());

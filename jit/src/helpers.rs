@@ -44,3 +44,9 @@ pub extern "sysv64" fn condition(cpu: &Cpu, cc: u32) -> u32 {
 pub extern "sysv64" fn carry(cpu: &Cpu) -> u32 {
     cpu.state.lazy.cf() as u32
 }
+
+/// A block whose segments are no longer what its translation assumed (see
+/// `translate::flat_segments`): the interpreter runs it.
+pub extern "sysv64" fn interpret_block(cpu: &mut Cpu, block: &emu_core::decode::Block) {
+    cpu.interpret_block(block);
+}

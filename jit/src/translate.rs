@@ -481,6 +481,47 @@ pub struct TranslationStats {
 }
 
 const SEG_SIZE: i32 = std::mem::size_of::<emu_core::cpu::segment::SegmentCache>() as i32;
+
+/// A flat segment: base 0, 4 GiB limit, present, expand-up, writable data, 32-bit (B set,
+/// for stacks). Accesses through it need no segment checks.
+const FLAT_MASK: u16 = ATTR_P | ATTR_CODE | ATTR_DC | ATTR_RW | ATTR_DB;
+const FLAT_WANT: u16 = ATTR_P | ATTR_RW | ATTR_DB;
+
+/// The segment registers that are flat in `state` (bit n = segment n).
+pub fn flat_segments(state: &emu_core::cpu::CpuState) -> u8 {
+    state.seg.iter().enumerate().fold(0, |m, (n, s)| {
+        let flat = s.base == 0 && s.limit == u32::MAX && s.attr & FLAT_MASK == FLAT_WANT;
+        m | ((flat as u8) << n)
+    })
+}
+
+/// The segments a form's memory accesses use (bit n = segment n).
+fn segments_of(f: &Form) -> u8 {
+    let mem = |s: &Src| match s {
+        Src::Mem(m) => 1 << m.seg,
+        _ => 0,
+    };
+    let dst = |d: &Dst| match d {
+        Dst::Mem(m) => 1 << m.seg,
+        _ => 0,
+    };
+    let stack = 1 << SS;
+    match f {
+        Form::Mov { dst: d, src, .. } | Form::Alu { dst: d, src, .. } => dst(d) | mem(src),
+        Form::Extend { src, .. } | Form::Cmovcc { src, .. } => mem(src),
+        Form::IncDec { dst: d, .. } => dst(d),
+        Form::Push { .. } | Form::Pop { .. } => stack,
+        Form::Branch { kind, target } => {
+            let s = if matches!(kind, BranchKind::Jmp) {
+                0
+            } else {
+                stack
+            };
+            s | mem(target)
+        }
+        _ => 0,
+    }
+}
 const TLB_ENTRY_SIZE: i32 = std::mem::size_of::<emu_core::mmu::TlbEntry>() as i32;
 const _: () = assert!(TLB_ENTRY_SIZE == 24 && TLB_ENTRIES == 1024);
 
@@ -495,6 +536,9 @@ struct SlowPath {
 
 struct Emitter {
     ops: VecAssembler<X64Relocation>,
+    /// Segments (bit n = segment register n) this block's memory accesses use that were
+    /// flat at translation; a guard at the entry checks they still are.
+    flat: u8,
     /// The current instruction's slow-path label, once something jumps to it.
     slow: Option<DynamicLabel>,
     slow_paths: Vec<SlowPath>,
@@ -543,6 +587,8 @@ impl Emitter {
     fn helper(&mut self, d: &DecodedInsn) {
         self.sync(d.instr.ip() as u32);
         self.flags_record = None;
+        // It may load a segment register: later accesses check their segments again.
+        self.flat = 0;
         let insn = d as *const DecodedInsn as i64;
         let exit = self.exit;
         dynasm!(self.ops
@@ -808,6 +854,7 @@ impl Emitter {
     /// all bytes inside it, RDX = host address and control goes on; anything else jumps to
     /// the local label `slow`. Clobbers RAX, RCX, RDX.
     fn fast_address(&mut self, seg: usize, size: u8, write: bool, stack: bool) {
+        let seg_index = seg;
         let seg = layout::SEG0 + seg as i32 * SEG_SIZE;
         let (mut mask, mut want) = if write {
             (ATTR_P | ATTR_CODE | ATTR_DC | ATTR_RW, ATTR_P | ATTR_RW)
@@ -825,6 +872,13 @@ impl Emitter {
         };
         let last = size as i32 - 1;
         let slow = self.slow_label();
+        if self.flat & (1 << seg_index) != 0 {
+            // Checked flat at the block's entry: no segment checks, linear = offset. (A
+            // wrap past 4 GiB is a page crossing, which the TLB check below refuses.)
+            dynasm!(self.ops ; .arch x64 ; mov eax, esi);
+            self.tlb_lookup(tag, last, slow);
+            return;
+        }
         dynasm!(self.ops
             ; .arch x64
             ; movzx eax, WORD [rbx + seg + layout::SEG_ATTR]
@@ -849,12 +903,21 @@ impl Emitter {
                 ; ja =>slow
             );
         }
-        // The TLB entry is chosen by the first byte's page but compared with the last
-        // byte's: an access crossing into the next page (a different entry) never matches.
         dynasm!(self.ops
             ; .arch x64
             ; mov eax, esi
             ; add eax, DWORD [rbx + seg + layout::SEG_BASE]
+        );
+        self.tlb_lookup(tag, last, slow);
+    }
+
+    /// RDX = host address of the linear address in EAX, from the TLB entry for `tag` (read
+    /// or write); `slow` when the entry does not map it. The entry is chosen by the first
+    /// byte's page but compared with the last byte's (`last` bytes on): an access crossing
+    /// into the next page (a different entry) never matches.
+    fn tlb_lookup(&mut self, tag: i32, last: i32, slow: DynamicLabel) {
+        dynasm!(self.ops
+            ; .arch x64
             ; mov ecx, eax
             ; shr ecx, 12
             ; and ecx, (TLB_ENTRIES - 1) as i32
@@ -869,6 +932,27 @@ impl Emitter {
             ; add rcx, r12
             ; lea rdx, [rcx + rdx]
         );
+    }
+
+    /// The block's entry guard: every segment in `flat` is still flat.
+    fn flat_guard(&mut self, failed: DynamicLabel) {
+        for n in 0..6 {
+            if self.flat & (1 << n) == 0 {
+                continue;
+            }
+            let seg = layout::SEG0 + n * SEG_SIZE;
+            dynasm!(self.ops
+                ; .arch x64
+                ; cmp DWORD [rbx + seg + layout::SEG_LIMIT], -1
+                ; jne =>failed
+                ; cmp QWORD [rbx + seg + layout::SEG_BASE], 0
+                ; jne =>failed
+                ; movzx eax, WORD [rbx + seg + layout::SEG_ATTR]
+                ; and eax, FLAT_MASK as i32
+                ; cmp eax, FLAT_WANT as i32
+                ; jne =>failed
+            );
+        }
     }
 
     /// The label the current instruction's fast path jumps to when it does not apply.
@@ -1403,9 +1487,13 @@ pub fn translate_block(
     base: usize,
     exit: usize,
     chain: ChainContext,
+    flat: u8,
 ) -> (Vec<u8>, TranslationStats) {
+    let forms: Vec<Form> = block.insns.iter().map(|d| form_of(&d.instr)).collect();
+    let flat = flat & forms.iter().fold(0, |m, f| m | segments_of(f));
     let mut e = Emitter {
         ops: VecAssembler::new(base),
+        flat,
         slow: None,
         slow_paths: Vec::new(),
         exit,
@@ -1415,8 +1503,10 @@ pub fn translate_block(
         flags_record: None,
     };
     let mut stats = TranslationStats::default();
-    for d in block.insns.iter() {
-        match form_of(&d.instr) {
+    let guard_failed = e.ops.new_dynamic_label();
+    e.flat_guard(guard_failed);
+    for (d, form) in block.insns.iter().zip(forms) {
+        match form {
             Form::Helper => {
                 e.helper(d);
                 stats.helper += 1;
@@ -1451,6 +1541,18 @@ pub fn translate_block(
     }
     e.leave();
     e.emit_slow_paths();
+    if flat != 0 {
+        // The segments changed since translation: the interpreter runs the whole block.
+        let block_addr = block as *const Block as i64;
+        dynasm!(e.ops
+            ; .arch x64
+            ; =>guard_failed
+            ; mov rdi, rbx
+            ; mov rsi, QWORD block_addr
+        );
+        e.call(helpers::interpret_block as extern "sysv64" fn(_, _) as usize);
+        e.leave();
+    }
     let code = e
         .ops
         .finalize()

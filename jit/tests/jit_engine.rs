@@ -960,3 +960,46 @@ fn long_real_mode_loop_matches_the_interpreter() {
     assert_eq!(j.state.reg32(RAX), want);
     assert_eq!(j.state.reg32(RBP), 0);
 }
+
+// ---------------------------------------------------------------------------------------
+// Segments assumed flat by a translation
+
+#[test]
+fn a_block_translated_for_flat_segments_notices_a_segment_that_is_no_longer_flat() {
+    // mov eax, [ebx] ; mov [ebx+8], eax ; hlt -- run twice; between the runs DS gets a
+    // base of 0x100 (as a guest loading another descriptor would), so the second run's
+    // accesses must land 0x100 higher.
+    let (code, _) = assemble(32, FLAT_ORG, |a, _| {
+        a.mov(eax, dword_ptr(ebx))?;
+        a.mov(dword_ptr(ebx + 8), eax)?;
+        a.hlt()?;
+        Ok(vec![])
+    });
+    let make = || {
+        let mut cpu = flat32(&code, FLAT_ORG);
+        cpu.state.set_reg32(RBX, 0x3000);
+        cpu.mem.write_u32(0x3000, 0x1111_1111);
+        cpu.mem.write_u32(0x3100, 0x2222_2222);
+        cpu
+    };
+    let mut jit = JitEngine::new(16).expect("JIT code cache");
+    let mut interp = emu_core::engine::Interpreter;
+    let mut runs = Vec::new();
+    for engine in [&mut jit as &mut dyn ExecutionEngine, &mut interp] {
+        let mut cpu = make();
+        run(engine, &mut cpu);
+        halted(&cpu);
+        cpu.state.seg[DS].base = 0x100;
+        cpu.state.rip = FLAT_ORG;
+        cpu.state.run_state = emu_core::cpu::state::RunState::Running;
+        run(engine, &mut cpu);
+        halted(&cpu);
+        runs.push((
+            cpu.state.reg32(RAX),
+            cpu.mem.read_u32(0x3008),
+            cpu.mem.read_u32(0x3108),
+        ));
+    }
+    assert_eq!(runs[0], runs[1], "JIT vs interpreter");
+    assert_eq!(runs[0], (0x2222_2222, 0x1111_1111, 0x2222_2222));
+}
