@@ -201,7 +201,7 @@ pub fn run(args: &Args) -> Result<i32> {
                 let path = format!("/tmp/perf-{}.map", std::process::id());
                 let file = std::fs::File::create(&path)
                     .with_context(|| format!("cannot create {path}"))?;
-                jit.perf_map = Some(Box::new(std::io::BufWriter::new(file)));
+                jit.enable_perf_map(Box::new(std::io::BufWriter::new(file)));
             }
             Box::new(jit)
         }

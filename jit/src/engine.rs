@@ -63,7 +63,7 @@ pub struct JitEngine {
     pub trace: Option<Box<dyn std::io::Write>>,
     /// `--perfmap`: Linux perf's `/tmp/perf-PID.map`, one line per translation, so `perf
     /// report` names translated code by guest address.
-    pub perf_map: Option<Box<dyn std::io::Write>>,
+    perf_map: Option<Box<dyn std::io::Write>>,
 }
 
 impl JitEngine {
@@ -140,6 +140,24 @@ impl JitEngine {
             slot.target.set(code);
             self.stats.links += 1;
         }
+    }
+
+    /// Names the engine's own code (trampoline, exit, jump stub) in the perf map.
+    pub fn enable_perf_map(&mut self, mut map: Box<dyn std::io::Write>) {
+        let enter = self.enter as usize;
+        let _ = writeln!(map, "{enter:x} {:x} ringside_jit_enter", self.exit - enter);
+        let _ = writeln!(
+            map,
+            "{:x} {:x} ringside_jit_exit",
+            self.exit,
+            self.jump_stub - self.exit
+        );
+        let _ = writeln!(
+            map,
+            "{:x} 200 ringside_jit_jump_cache_lookup",
+            self.jump_stub
+        );
+        self.perf_map = Some(map);
     }
 
     pub fn code_cache_flushes(&self) -> u64 {

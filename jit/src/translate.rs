@@ -1259,7 +1259,8 @@ impl Emitter {
     /// INC/DEC r32, as `alu::inc`/`alu::dec`: CF is folded into `eflags` from the current
     /// flags (the host's, when a native ALU op just set them), then an Inc/Dec record.
     fn inc_dec(&mut self, d: &DecodedInsn, dec: bool, size: u8, dst: Dst) {
-        if self.flags_live {
+        if self.flags_known() {
+            self.host_flags();
             dynasm!(self.ops
                 ; .arch x64
                 ; setc cl
