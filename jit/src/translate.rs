@@ -495,6 +495,52 @@ pub fn flat_segments(state: &emu_core::cpu::CpuState) -> u8 {
     })
 }
 
+/// How a form touches the arithmetic flags, for `dead_flags`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FlagUse {
+    /// Reads them, or may leave the block (a fault or exit shows them to the guest).
+    Observes,
+    /// Replaces all six without reading them, and cannot fault.
+    Overwrites,
+    /// Neither.
+    Ignores,
+}
+
+fn flag_use(f: &Form) -> FlagUse {
+    let mem = |s: &Src| matches!(s, Src::Mem(_));
+    match f {
+        Form::Mov { dst, src, .. } if matches!(dst, Dst::Reg(_)) && !mem(src) => FlagUse::Ignores,
+        Form::Extend { src, .. } if !mem(src) => FlagUse::Ignores,
+        Form::Lea { .. } => FlagUse::Ignores,
+        Form::Alu { op, dst, src, .. }
+            if matches!(dst, Dst::Reg(_)) && !mem(src) && !matches!(op, Alu::Adc | Alu::Sbb) =>
+        {
+            FlagUse::Overwrites
+        }
+        // A CL count may be zero, which leaves the flags as they were.
+        Form::Shift { count: Some(_), .. } | Form::Imul { .. } => FlagUse::Overwrites,
+        _ => FlagUse::Observes,
+    }
+}
+
+/// For each instruction: whether the flags it produces are overwritten by a later one of
+/// the block before anything could observe them (a reader, a possible fault, a helper, the
+/// block's end). Such an instruction skips writing its flags.
+fn dead_flags(forms: &[Form]) -> Vec<bool> {
+    let mut dead = vec![false; forms.len()];
+    // Scanning backwards: is the flag state at this point overwritten before observed?
+    let mut overwritten_later = false;
+    for i in (0..forms.len()).rev() {
+        dead[i] = overwritten_later;
+        match flag_use(&forms[i]) {
+            FlagUse::Observes => overwritten_later = false,
+            FlagUse::Overwrites => overwritten_later = true,
+            FlagUse::Ignores => {}
+        }
+    }
+    dead
+}
+
 /// The segments a form's memory accesses use (bit n = segment n).
 fn segments_of(f: &Form) -> u8 {
     let mem = |s: &Src| match s {
@@ -553,6 +599,9 @@ struct Emitter {
     /// The lazy-flags record was written by a native ALU op of this kind and size, so the
     /// host flags can be recomputed from it.
     flags_record: Option<(Alu, u8)>,
+    /// The current instruction's flags are overwritten before anything can see them
+    /// (`dead_flags`): it need not store them.
+    flags_dead: bool,
 }
 
 impl Emitter {
@@ -681,7 +730,9 @@ impl Emitter {
             (_, 1) => dynasm!(self.ops ; .arch x64 ; test dl, dl),
             (_, _) => dynasm!(self.ops ; .arch x64 ; test dx, dx),
         }
-        self.record_flags(op, size);
+        if !self.flags_dead {
+            self.record_flags(op, size);
+        }
     }
 
     /// Makes the host flags the guest's: they already are, or they are recomputed from the
@@ -1194,6 +1245,13 @@ impl Emitter {
                 }
             }
         }
+        if self.flags_dead {
+            dynasm!(self.ops ; .arch x64 ; mov QWORD [rbx + gpr(dst)], rdx);
+            if count.is_none() {
+                dynasm!(self.ops ; .arch x64 ; unchanged:);
+            }
+            return;
+        }
         // LAHF: SF ZF - AF - PF - CF in AH; AF is undefined after a shift: keep SF ZF PF CF.
         dynasm!(self.ops
             ; .arch x64
@@ -1240,6 +1298,10 @@ impl Emitter {
                 ; mov edx, DWORD [rbx + gpr(dst)]
                 ; imul edx, DWORD [rbx + gpr(src)]
             ),
+        }
+        if self.flags_dead {
+            dynasm!(self.ops ; .arch x64 ; mov QWORD [rbx + gpr(dst)], rdx);
+            return;
         }
         dynasm!(self.ops
             ; .arch x64
@@ -1425,7 +1487,8 @@ impl Emitter {
                 }
                 self.alu_form(d, op, size, dst, src);
                 live = true;
-                record = (!matches!(op, Alu::Adc | Alu::Sbb)).then_some((op, size));
+                record =
+                    (!matches!(op, Alu::Adc | Alu::Sbb) && !self.flags_dead).then_some((op, size));
                 if matches!(dst, Dst::Mem(_)) || matches!(src, Src::Mem(_)) {
                     // The join after the slow path: the interpreter left the flags in
                     // the record only.
@@ -1502,11 +1565,14 @@ pub fn translate_block(
         rip_stale: false,
         flags_live: false,
         flags_record: None,
+        flags_dead: false,
     };
     let mut stats = TranslationStats::default();
     let guard_failed = e.ops.new_dynamic_label();
     e.flat_guard(guard_failed);
-    for (d, form) in block.insns.iter().zip(forms) {
+    let dead = dead_flags(&forms);
+    for ((d, form), dead) in block.insns.iter().zip(forms).zip(dead) {
+        e.flags_dead = dead;
         match form {
             Form::Helper => {
                 e.helper(d);
