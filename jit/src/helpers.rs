@@ -9,7 +9,8 @@ use emu_core::decode::DecodedInsn;
 /// current when it is called.
 pub extern "sysv64" fn step(cpu: &mut Cpu, d: &DecodedInsn) -> u32 {
     let go_on = cpu.step_insn(d);
-    (!go_on || cpu.code_dirty) as u32
+    // FERR# (an x87 error under CR0.NE = 0) is signalled by the dispatcher.
+    (!go_on || cpu.code_dirty || cpu.state.fpu.ferr == 1) as u32
 }
 
 /// The slow path of a native instruction (TLB miss, page crossing, MMIO, a segment the
